@@ -1,0 +1,1 @@
+"""The `opbox` command line: init, serve, emulators and the demo."""

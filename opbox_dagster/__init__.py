@@ -1,0 +1,1 @@
+"""Dagster definitions of Opbox Pipelines, built from the connections in the app database."""

@@ -1,0 +1,1 @@
+"""The sync engine every connector runs through: cursors, dlt loading and exact run accounting."""

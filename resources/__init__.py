@@ -1,0 +1,1 @@
+"""Services shared by the gateway and the Dagster code: settings, app database, vault, destination."""

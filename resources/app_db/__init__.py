@@ -1,0 +1,1 @@
+"""The app database: organisations, workspaces, identity, connections, sync runs."""

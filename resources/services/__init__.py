@@ -1,0 +1,1 @@
+"""Operations on app records shared by the gateway, the CLI and the tests."""
