@@ -40,6 +40,11 @@ class Forbidden(ServiceError):
     code = "FORBIDDEN"
 
 
+class WorkspaceRequired(ServiceError):
+    status = 400
+    code = "WORKSPACE_REQUIRED"
+
+
 class WorkspaceNotFound(NotFound):
     code = "WORKSPACE_NOT_FOUND"
 
@@ -123,7 +128,7 @@ def _validation_error(error: ValidationException) -> Response[dict[str, Any]]:
     field = first.get("key")
     if field is None:
         return error_response(400, error.detail, "VALIDATION_ERROR")
-    source = first.get("source") or "request"
+    source = str(getattr(first.get("source"), "value", first.get("source") or "request"))
     message = f"invalid {source} parameter {field}: {first.get('message', 'invalid value')}"
     return error_response(400, message, "VALIDATION_ERROR", {"field": field, "source": source})
 

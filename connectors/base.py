@@ -17,15 +17,25 @@ import pyarrow as pa
 
 from connectors.errors import InvalidCredentials, UnknownStream
 
+# Set on rows the provider reports as deleted; rows are marked, never dropped.
+DELETED_AT_COLUMN = "_opbox_deleted_at"
+
 FieldType = Literal["string", "integer", "decimal", "boolean", "datetime", "date", "json"]
 SyncMode = Literal["full_refresh", "incremental"]
 
 
 @dataclass(frozen=True)
 class FieldSpec:
+    """A column: ``name`` in the table, ``source`` the provider's field name when they differ."""
+
     name: str
     type: FieldType
     description: str = ""
+    source: str = ""
+
+    @property
+    def source_name(self) -> str:
+        return self.source or self.name
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,13 @@ class Connector(ABC):
     @abstractmethod
     def discover(self) -> list[StreamSpec]:
         """Return the streams with their fields as the provider describes them now."""
+
+    def read_deleted(self, request: StreamRead, schema: StreamSpec) -> Iterator[pa.Table]:
+        """Yield records the provider reports as deleted, with a ``DELETED_AT_COLUMN`` timestamp.
+
+        Connectors whose provider reports no deletions keep this default, which yields nothing.
+        """
+        return iter(())
 
     @abstractmethod
     def read(self, request: StreamRead, schema: StreamSpec) -> Iterator[pa.Table]:

@@ -13,20 +13,20 @@ from typing import Any
 import pyarrow as pa
 
 
-def _is_duckdb(connection: Any) -> bool:
+def is_duckdb(connection: Any) -> bool:
     return "duckdb" in type(connection).__module__
 
 
 def _placeholder(connection: Any) -> str:
-    return "?" if _is_duckdb(connection) else "%s"
+    return "?" if is_duckdb(connection) else "%s"
 
 
-def _quote(identifier: str) -> str:
+def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
 def _fetch(connection: Any, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    if _is_duckdb(connection):
+    if is_duckdb(connection):
         # A DuckDB cursor is a separate connection that would not see registered Arrow tables.
         return list(connection.execute(sql, list(params)).fetchall())
     cursor = connection.cursor()
@@ -60,7 +60,7 @@ def list_columns(connection: Any, dataset: str, table: str) -> list[tuple[str, s
 
 
 def count_rows(connection: Any, dataset: str, table: str, connection_id: str | None = None) -> int:
-    sql = f"SELECT COUNT(*) FROM {_quote(dataset)}.{_quote(table)}"
+    sql = f"SELECT COUNT(*) FROM {quote(dataset)}.{quote(table)}"
     params: list[Any] = []
     if connection_id is not None:
         sql += f" WHERE _opbox_connection_id = {_placeholder(connection)}"
@@ -91,9 +91,9 @@ def read_rows(
     """Return one page of a connection's rows as JSON-ready dicts; decimals stay exact strings."""
     columns = [name for name, _ in list_columns(connection, dataset, table)]
     mark = _placeholder(connection)
-    order = ", ".join(_quote(name) for name in order_by if name in columns) or "1"
+    order = ", ".join(quote(name) for name in order_by if name in columns) or "1"
     sql = (
-        f"SELECT {', '.join(_quote(name) for name in columns)} FROM {_quote(dataset)}.{_quote(table)} "
+        f"SELECT {', '.join(quote(name) for name in columns)} FROM {quote(dataset)}.{quote(table)} "
         f"WHERE _opbox_connection_id = {mark} ORDER BY {order} LIMIT {mark} OFFSET {mark}"
     )
     rows = _fetch(connection, sql, [connection_id, limit, offset])
@@ -110,17 +110,17 @@ def existing_versions(
     version_column: str,
     keys: pa.Array,
 ) -> dict[Any, Any]:
-    """Return ``{key: version}`` for the given keys already stored for this connection."""
+    """Return ``{key: (version, deleted at)}`` for the given keys already stored for this connection."""
     if len(keys) == 0:
         return {}
-    table_ref = f"{_quote(dataset)}.{_quote(table)}"
-    select = f"SELECT t.{_quote(key_column)}, t.{_quote(version_column)} FROM {table_ref} t"
-    if _is_duckdb(connection):
+    table_ref = f"{quote(dataset)}.{quote(table)}"
+    select = f"SELECT t.{quote(key_column)}, t.{quote(version_column)}, t._opbox_deleted_at FROM {table_ref} t"
+    if is_duckdb(connection):
         connection.register("opbox_incoming_keys", pa.table({"key": keys}))
         try:
             rows = _fetch(
                 connection,
-                f"{select} JOIN opbox_incoming_keys k ON t.{_quote(key_column)} = k.key "
+                f"{select} JOIN opbox_incoming_keys k ON t.{quote(key_column)} = k.key "
                 "WHERE t._opbox_connection_id = ?",
                 [connection_id],
             )
@@ -129,7 +129,7 @@ def existing_versions(
     else:
         rows = _fetch(
             connection,
-            f"{select} WHERE t._opbox_connection_id = %s AND t.{_quote(key_column)} = ANY(%s)",
+            f"{select} WHERE t._opbox_connection_id = %s AND t.{quote(key_column)} = ANY(%s)",
             [connection_id, keys.to_pylist()],
         )
-    return dict(rows)
+    return {row[0]: (row[1], row[2]) for row in rows}

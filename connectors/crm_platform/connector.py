@@ -10,8 +10,9 @@ from typing import Any, ClassVar
 import pyarrow as pa
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 
-from connectors.arrow_records import records_to_table
+from connectors.arrow_records import JsonColumn, json_bodies_to_table, records_to_table
 from connectors.base import (
+    DELETED_AT_COLUMN,
     ConfigField,
     Connector,
     CredentialField,
@@ -20,14 +21,14 @@ from connectors.base import (
     StreamRead,
     StreamSpec,
 )
-from connectors.crm_platform.pages import list_pages, search_pages
-from connectors.crm_platform.schema import RECORD_FIELDS, declared_streams, property_field_type
+from connectors.crm_platform.pages import Page, list_pages, search_pages
+from connectors.crm_platform.schema import RECORD_FIELDS, RECORD_KEYS, declared_streams, property_field_type
 from connectors.errors import ConnectorError
 from connectors.http import ProviderRESTClient, build_rest_client
 from connectors.prefetch import prefetch
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
-_RECORD_FIELD_NAMES = {item.name for item in RECORD_FIELDS}
+_RECORD_FIELD_NAMES = {item.name for item in RECORD_FIELDS} | RECORD_KEYS
 # Pages are converted to Arrow in batches: fewer, larger tables cost less per row in pyarrow and dlt.
 ROWS_PER_TABLE = 5_000
 
@@ -108,36 +109,77 @@ class CrmPlatformConnector(Connector):
 
     def read(self, request: StreamRead, schema: StreamSpec) -> Iterator[pa.Table]:
         stream = request.stream.name
-        properties = [item.name for item in schema.fields if item.name not in _RECORD_FIELD_NAMES]
+        properties = _property_names(schema)
         if request.start_cursor is None:
             pages = list_pages(self.client, stream, properties, archived=False)
         else:
             pages = search_pages(
                 self.client, stream, properties, request.start_cursor, parse_cursor=parse_instant
             )
-        batch: list[dict[str, Any]] = []
-        for records in prefetch(pages):
-            batch.extend(records)
-            if len(batch) >= ROWS_PER_TABLE:
-                yield self._page_to_table(batch, schema, properties, request.warnings)
-                batch = []
-        if batch:
-            yield self._page_to_table(batch, schema, properties, request.warnings)
+        yield from self._tables(pages, schema, request.warnings)
 
-    def _page_to_table(
-        self,
-        records: list[dict[str, Any]],
-        schema: StreamSpec,
-        properties: list[str],
-        warnings: list[str],
+    def read_deleted(self, request: StreamRead, schema: StreamSpec) -> Iterator[pa.Table]:
+        """Yield archived records, which HubSpot lists separately and never returns in searches."""
+        pages = list_pages(self.client, request.stream.name, _property_names(schema), archived=True)
+        for table in self._tables(pages, schema, request.warnings, deleted=True):
+            yield table
+
+    def _tables(
+        self, pages: Iterator[Page], schema: StreamSpec, warnings: list[str], *, deleted: bool = False
+    ) -> Iterator[pa.Table]:
+        batch: list[Page] = []
+        rows = 0
+        for page in prefetch(pages):
+            batch.append(page)
+            rows += len(page.records)
+            if rows >= ROWS_PER_TABLE:
+                yield self._pages_to_table(batch, schema, warnings, deleted)
+                batch, rows = [], 0
+        if rows:
+            yield self._pages_to_table(batch, schema, warnings, deleted)
+
+    def _pages_to_table(self, pages: list[Page], schema: StreamSpec, warnings: list[str], deleted: bool) -> pa.Table:
+        fields = list(schema.fields)
+        if deleted:
+            fields.append(FieldSpec(DELETED_AT_COLUMN, "datetime", source="archivedAt"))
+        columns: list[JsonColumn] = [
+            (item.name, _json_path(item), pa.bool_() if item.type == "boolean" and item.source_name in RECORD_KEYS else pa.string())
+            for item in fields
+        ]
+        table = json_bodies_to_table(
+            [page.body for page in pages],
+            records_key="results",
+            columns=columns,
+            fields=fields,
+            key_field=_key_name(schema),
+            warnings=warnings,
+        )
+        if table is not None:
+            return table
+        records = [record for page in pages for record in page.records]
+        return self._records_to_table(records, fields, _key_name(schema), warnings)
+
+    def _records_to_table(
+        self, records: list[dict[str, Any]], fields: list[FieldSpec], key_name: str, warnings: list[str]
     ) -> pa.Table:
-        columns: dict[str, list[Any]] = {
-            "id": [record.get("id") for record in records],
-            "created_at": [record.get("createdAt") for record in records],
-            "updated_at": [record.get("updatedAt") for record in records],
-            "archived": [bool(record.get("archived", False)) for record in records],
-        }
-        values = [record.get("properties") or {} for record in records]
-        for name in properties:
-            columns[name] = [item.get(name) for item in values]
-        return records_to_table(columns, schema.fields, key_field="id", warnings=warnings)
+        columns: dict[str, list[Any]] = {}
+        for item in fields:
+            path = _json_path(item)
+            if len(path) == 1:
+                columns[item.name] = [record.get(path[0]) for record in records]
+            else:
+                columns[item.name] = [(record.get("properties") or {}).get(path[1]) for record in records]
+        return records_to_table(columns, fields, key_field=key_name, warnings=warnings)
+
+
+def _json_path(item: FieldSpec) -> tuple[str, ...]:
+    source = item.source_name
+    return (source,) if source in RECORD_KEYS or source == "archivedAt" else ("properties", source)
+
+
+def _property_names(schema: StreamSpec) -> list[str]:
+    return [item.source_name for item in schema.fields if item.source_name not in RECORD_KEYS]
+
+
+def _key_name(schema: StreamSpec) -> str:
+    return schema.primary_key[0]

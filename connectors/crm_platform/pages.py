@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from connectors.crm_platform.schema import CURSOR_PROPERTY
 from connectors.errors import PaginationError
@@ -24,9 +24,16 @@ SEARCH_PAGE_SIZE = 200
 SEARCH_RESULT_CAP = 10_000
 
 
+class Page(NamedTuple):
+    """One provider answer: its records, parsed, and its raw body for the fast Arrow reader."""
+
+    records: list[dict[str, Any]]
+    body: bytes
+
+
 def list_pages(
     client: ProviderRESTClient, stream: str, properties: list[str], *, archived: bool
-) -> Iterator[list[dict[str, Any]]]:
+) -> Iterator[Page]:
     """Yield every page of records of ``stream`` from the list endpoint."""
     paginator = TokenCursorPaginator(stream, cursor_path="paging.next.after", cursor_param="after")
     params = {
@@ -41,7 +48,7 @@ def list_pages(
         data_selector="results",
         hooks={"response": []},
     ):
-        yield list(page)
+        yield Page(list(page), page.response.content)
 
 
 def _epoch_millis(value: datetime) -> int:
@@ -71,7 +78,7 @@ def search_pages(
     start: datetime,
     *,
     parse_cursor: Callable[[str | None], datetime | None],
-) -> Iterator[list[dict[str, Any]]]:
+) -> Iterator[Page]:
     """Yield pages of records modified at or after ``start``, restarting at the 10,000 cap."""
     cursor_property = CURSOR_PROPERTY[stream]
     while True:
@@ -88,12 +95,12 @@ def search_pages(
             hooks={"response": []},
         ):
             results = list(page)
+            yield Page(results, page.response.content)
             if total is None:
                 total = int(page.response.json().get("total") or 0)
             seen += len(results)
             if results:
                 last_value = parse_cursor(results[-1]["properties"].get(cursor_property))
-            yield results
         if total is None or seen >= total or seen < SEARCH_RESULT_CAP or last_value is None:
             return
         if last_value <= start:

@@ -14,10 +14,12 @@ CURSOR_PROPERTY = {
 # Columns every record has besides its properties, in the order they appear in tables.
 RECORD_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("id", "string", "HubSpot record id"),
-    FieldSpec("created_at", "datetime", "record creation time"),
-    FieldSpec("updated_at", "datetime", "record modification time"),
+    FieldSpec("created_at", "datetime", "record creation time", source="createdAt"),
+    FieldSpec("updated_at", "datetime", "record modification time", source="updatedAt"),
     FieldSpec("archived", "boolean", "true when the record is archived in HubSpot"),
 )
+# Record-level keys on the wire; every other field is read from the record's ``properties``.
+RECORD_KEYS = frozenset(item.source_name for item in RECORD_FIELDS)
 
 PROPERTY_TYPES: dict[str, FieldType] = {
     "string": "string",

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
-from dagster import (
-    AssetExecutionContext,
-    AssetKey,
-    Failure,
-    MaterializeResult,
-    MetadataValue,
-    TableColumn,
-    TableSchema,
-)
+from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue, TableColumn, TableSchema
 from dagster._core.errors import DagsterExecutionInterruptedError
 
-from connectors.errors import ConnectorError
-from connectors.http import mask_secrets
 from opbox_dagster import tags
 from opbox_dagster.sync.connection_context import ConnectionContext, load_connection_context
-from opbox_dagster.sync.run_records import complete_run, create_run, fail_run, start_run
-from opbox_dagster.sync.runner import LoadedStream, sync_streams
+from opbox_dagster.sync.execute import RunStopped, SyncFailed, execute_sync
+from opbox_dagster.sync.run_records import ConnectionBusy, create_run
+from opbox_dagster.sync.runner import LoadedStream
 from resources.settings import Settings, load_settings
-
-logger = logging.getLogger(__name__)
 
 
 def _sync_run_id(context: AssetExecutionContext, settings: Settings, connection_id: str, workspace_id: str, streams: list[str]) -> str:
@@ -32,15 +20,21 @@ def _sync_run_id(context: AssetExecutionContext, settings: Settings, connection_
     existing = context.run.tags.get(tags.SYNC_RUN_ID)
     if existing:
         return existing
-    trigger = context.run.tags.get(tags.TRIGGER, "MANUAL")
-    return create_run(
-        settings,
-        connection_id=connection_id,
-        workspace_id=workspace_id,
-        trigger=trigger,
-        streams=streams,
-        dagster_run_id=context.run_id,
-    )
+    try:
+        return create_run(
+            settings,
+            connection_id=connection_id,
+            workspace_id=workspace_id,
+            trigger=context.run.tags.get(tags.TRIGGER, "MANUAL"),
+            streams=streams,
+            dagster_run_id=context.run_id,
+        )
+    except ConnectionBusy as busy:
+        raise Failure(f"{busy}; this run was skipped so the connection never syncs twice at once") from None
+
+
+def _is_interruption(error: BaseException) -> bool:
+    return isinstance(error, (KeyboardInterrupt, DagsterExecutionInterruptedError))
 
 
 def _materializations(connection: ConnectionContext, loaded: list[LoadedStream], sync_run_id: str) -> Iterator[MaterializeResult]:
@@ -55,9 +49,7 @@ def _materializations(connection: ConnectionContext, loaded: list[LoadedStream],
                 "rows_updated": MetadataValue.int(outcome.rows_updated),
                 "rows_unchanged": MetadataValue.int(outcome.rows_unchanged),
                 "dagster/row_count": MetadataValue.int(item.table_rows),
-                "dagster/column_schema": TableSchema(
-                    columns=[TableColumn(name, data_type) for name, data_type in item.columns]
-                ),
+                "dagster/column_schema": TableSchema(columns=[TableColumn(name, data_type) for name, data_type in item.columns]),
                 "dlt_load_id": MetadataValue.text(item.load_id or ""),
                 "warnings": MetadataValue.int(len(outcome.warnings)),
                 "cursor": MetadataValue.text(outcome.cursor.isoformat() if outcome.cursor else ""),
@@ -66,47 +58,21 @@ def _materializations(connection: ConnectionContext, loaded: list[LoadedStream],
         )
 
 
-def _connector_error(error: BaseException) -> ConnectorError | None:
-    """Find a connector error under the wrappers dlt adds around extraction failures."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ConnectorError):
-            return current
-        seen.add(id(current))
-        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
-    return None
-
-
-def run_sync_step(
-    context: AssetExecutionContext, connection_id: str, workspace_id: str
-) -> Iterator[MaterializeResult]:
+def run_sync_step(context: AssetExecutionContext, connection_id: str, workspace_id: str) -> Iterator[MaterializeResult]:
     settings = load_settings()
     streams = [key.path[-1] for key in sorted(context.selected_asset_keys, key=lambda key: key.path)]
     sync_run_id = _sync_run_id(context, settings, connection_id, workspace_id, streams)
     context.log.info(f"sync run {sync_run_id}: connection {connection_id}, streams {', '.join(streams)}")
-    if not start_run(settings, sync_run_id, context.run_id):
-        raise Failure(f"sync run {sync_run_id} was stopped before it started; nothing was loaded")
-
-    secrets: tuple[str, ...] = ()
     try:
-        connection = load_connection_context(settings, connection_id)
-        secrets = tuple(str(value) for value in connection.credentials.values())
-        loaded = sync_streams(
-            settings, connection, streams, run_id=sync_run_id, on_progress=context.log.info
+        loaded = execute_sync(
+            settings,
+            sync_run_id=sync_run_id,
+            connection_id=connection_id,
+            streams=streams,
+            dagster_run_id=context.run_id,
+            on_progress=context.log.info,
+            is_interruption=_is_interruption,
         )
-    except (KeyboardInterrupt, DagsterExecutionInterruptedError):
-        fail_run(settings, sync_run_id, "the run was stopped", status="CANCELLED")
-        raise
-    except Exception as error:
-        # Every error ends the run record. Connector errors carry a message meant for users; for
-        # anything else the type and text are kept, masked because library errors may quote requests.
-        cause = _connector_error(error)
-        text = str(cause) if cause is not None else f"{type(error).__name__}: {error}"
-        message = mask_secrets(text, secrets)
-        fail_run(settings, sync_run_id, message)
-        raise Failure(description=message) from None
-
-    if not complete_run(settings, sync_run_id, [item.outcome for item in loaded]):
-        raise Failure(f"sync run {sync_run_id} was stopped while loading; its cursors were not moved")
-    yield from _materializations(connection, loaded, sync_run_id)
+    except (RunStopped, SyncFailed) as error:
+        raise Failure(description=str(error)) from None
+    yield from _materializations(load_connection_context(settings, connection_id), loaded, sync_run_id)

@@ -32,6 +32,7 @@ class StreamOutcome:
     rows_created: int
     rows_updated: int
     rows_unchanged: int
+    rows_deleted: int
     warnings: list[str]
     cursor: datetime | None
 
@@ -42,6 +43,7 @@ class StreamOutcome:
             "rowsCreated": self.rows_created,
             "rowsUpdated": self.rows_updated,
             "rowsUnchanged": self.rows_unchanged,
+            "rowsDeleted": self.rows_deleted,
             "warnings": len(self.warnings),
             "cursor": self.cursor.isoformat() if self.cursor else None,
         }

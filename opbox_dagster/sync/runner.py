@@ -14,18 +14,22 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dlt
+import pyarrow as pa
 
 from dlt.extract.resource import DltResource
 
-from connectors.base import Connector, StreamRead, StreamSpec
+from connectors.arrow_records import arrow_schema
+from connectors.base import DELETED_AT_COLUMN, Connector, StreamRead, StreamSpec
 from opbox_dagster.sync.accounting import StreamCounts, count_changes
 from opbox_dagster.sync.connection_context import ConnectionContext
 from opbox_dagster.sync.run_records import StreamOutcome
+from opbox_dagster.sync.schema_evolution import normalise_names, reconcile_with_table
 from opbox_dagster.sync.stream_tracker import CONNECTION_ID_COLUMN, StreamTracker
 from resources.destination import dlt_destination, duckdb_lock, open_connection, read_connection
 from resources.destination_tables import count_rows, list_columns
@@ -35,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 # dlt keeps no state of its own between runs: the app database holds the cursors.
 os.environ.setdefault("RESTORE_FROM_DESTINATION", "false")
+DELETED_AT_TYPE = pa.timestamp("us", tz="UTC")
 
 
 @dataclass(frozen=True)
@@ -45,24 +50,50 @@ class LoadedStream:
     load_id: str | None
 
 
-def _dlt_resource(
-    context: ConnectionContext,
-    connector: Connector,
-    schema: StreamSpec,
-    tracker: StreamTracker,
-    request: StreamRead,
-) -> DltResource:
-    pages = tracker.wrap(connector.read(request, schema))
-    columns = {}
+def _stream_tables(connector: Connector, request: StreamRead, tracker: StreamTracker) -> Iterator[pa.Table]:
+    """Yield the stream's live records, then the ones the provider reports deleted.
+
+    A stream that returns nothing still yields one empty table, so its table and declared
+    columns exist after the first sync.
+    """
+    schema = request.stream
+    empty = True
+    for table in connector.read(request, schema):
+        if table.num_rows:
+            empty = False
+            yield tracker.observe(table.append_column(DELETED_AT_COLUMN, pa.nulls(table.num_rows, DELETED_AT_TYPE)))
+    for table in connector.read_deleted(request, schema):
+        if table.num_rows:
+            empty = False
+            yield tracker.observe(table, deleted=True)
+    if empty:
+        columns = arrow_schema(schema.fields).append(pa.field(DELETED_AT_COLUMN, DELETED_AT_TYPE))
+        yield tracker.tag(columns.empty_table())
+
+
+def _dlt_resource(context: ConnectionContext, connector: Connector, request: StreamRead, tracker: StreamTracker) -> DltResource:
+    schema = request.stream
+    columns: dict[str, Any] = {}
     if schema.cursor_field:
+        # When a record changes during the run and is read twice, its newest version wins.
         columns[schema.cursor_field] = {"dedup_sort": "desc"}
     return dlt.resource(
-        pages,
+        _stream_tables(connector, request, tracker),
         name=context.table(schema.name),
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         primary_key=[CONNECTION_ID_COLUMN, *schema.primary_key],
         columns=columns,
     )
+
+
+def _resolve_schemas(settings: Settings, context: ConnectionContext, connector: Connector, streams: list[str]) -> dict[str, StreamSpec]:
+    """Discover each stream's fields, normalise their names and reconcile them with its table."""
+    discovered = {name: normalise_names(connector.discover_stream(connector.stream_spec(name))) for name in streams}
+    with read_connection(settings) as db:
+        return {
+            name: reconcile_with_table(schema, list_columns(db, context.dataset, context.table(name)))
+            for name, schema in discovered.items()
+        }
 
 
 def sync_streams(
@@ -75,10 +106,9 @@ def sync_streams(
 ) -> list[LoadedStream]:
     """Load the selected streams and return what each one loaded; the caller commits cursors."""
     connector = context.connector()
-    specs = [connector.stream_spec(name) for name in streams]
-    schemas = {spec.name: connector.discover_stream(spec) for spec in specs}
-    requests = {spec.name: StreamRead(spec, context.saved_cursor(spec.name)) for spec in specs}
-    trackers = {spec.name: StreamTracker(spec, context.connection_id) for spec in specs}
+    schemas = _resolve_schemas(settings, context, connector, streams)
+    requests = {name: StreamRead(schemas[name], context.saved_cursor(name)) for name in streams}
+    trackers = {name: StreamTracker(schemas[name], context.connection_id) for name in streams}
     for name, request in requests.items():
         mode = "incremental from " + request.start_cursor.isoformat() if request.start_cursor else "full refresh"
         on_progress(f"stream {name}: {mode}")
@@ -91,10 +121,7 @@ def sync_streams(
         dataset_name=context.dataset,
     )
     try:
-        resources = [
-            _dlt_resource(context, connector, schemas[name], trackers[name], requests[name]) for name in streams
-        ]
-        pipeline.extract(resources)
+        pipeline.extract([_dlt_resource(context, connector, requests[name], trackers[name]) for name in streams])
         for name in streams:
             on_progress(f"stream {name}: read {trackers[name].rows_read} rows")
         pipeline.normalize()
@@ -136,6 +163,7 @@ def _loaded_stream(
         rows_created=counts.created,
         rows_updated=counts.updated,
         rows_unchanged=counts.unchanged,
+        rows_deleted=counts.deleted,
         warnings=list(request.warnings),
         cursor=tracker.max_cursor,
     )

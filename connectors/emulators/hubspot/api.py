@@ -61,13 +61,30 @@ class RecordsPayload:
         if self.total is not None:
             parts.append(f'"total":{self.total},')
         parts.append('"results":[')
-        parts.append(",".join([record.to_json(keys) for record in self.records]))
+        parts.append(",".join([_encoded_record(record, keys) for record in self.records]))
         parts.append("]")
         if self.paging is not None:
             parts.append(',"paging":')
             parts.append(json.dumps(self.paging, separators=(",", ":")))
         parts.append("}")
         return "".join(parts).encode("ascii")
+
+
+# Encoded records by (record object, property keys). Records are immutable and each entry keeps its
+# record alive, so an object id is never reused while its entry exists.
+_ENCODED: dict[tuple[int, PropertyKeys], tuple[Record, str]] = {}
+MAX_ENCODED_RECORDS = 1_000_000
+
+
+def _encoded_record(record: Record, keys: PropertyKeys) -> str:
+    entry = _ENCODED.get((id(record), keys))
+    if entry is not None and entry[0] is record:
+        return entry[1]
+    if len(_ENCODED) >= MAX_ENCODED_RECORDS:
+        _ENCODED.clear()
+    text = record.to_json(keys)
+    _ENCODED[(id(record), keys)] = (record, text)
+    return text
 
 
 @functools.lru_cache(maxsize=None)

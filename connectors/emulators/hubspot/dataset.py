@@ -46,6 +46,7 @@ class HubSpotDataset:
         self.seeded_counts = dict(counts)
         self._generator = RecordGenerator(seed, counts)
         self._lock = threading.Lock()
+        self._generated: dict[str, dict[int, Record]] = {}
         self._tables = {
             object_type: _Table(seeded=count, active_ids=list(range(1, count + 1)), next_id=count + 1)
             for object_type, count in counts.items()
@@ -58,11 +59,17 @@ class HubSpotDataset:
         return table
 
     def _materialise(self, object_type: str, ids: list[int], stored: list[Record | None]) -> list[Record]:
-        generate = self._generator.generate
-        return [
-            record if record is not None else generate(object_type, record_id)
-            for record_id, record in zip(ids, stored)
-        ]
+        # Generated records are deterministic, so each is generated once and then kept, as a real
+        # service keeps its stored records; that keeps repeated paging cheap.
+        cache = self._generated.setdefault(object_type, {})
+        records = []
+        for record_id, record in zip(ids, stored):
+            if record is None:
+                record = cache.get(record_id)
+                if record is None:
+                    record = cache[record_id] = self._generator.generate(object_type, record_id)
+            records.append(record)
+        return records
 
     def count(self, object_type: str, *, archived: bool = False) -> int:
         """Return the number of active records, or of archived ones when ``archived`` is true."""

@@ -6,8 +6,9 @@ fields a sync client reads are filled in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
 
 OBJECT_TYPES: tuple[str, ...] = ("contacts", "companies", "deals")
 
@@ -34,6 +35,7 @@ _GROUP_NAME: dict[str, str] = {
     "deals": "dealinformation",
 }
 
+# Default field type (the form control HubSpot shows) of each property type.
 _FIELD_TYPE: dict[str, str] = {
     "string": "text",
     "number": "number",
@@ -42,6 +44,19 @@ _FIELD_TYPE: dict[str, str] = {
     "bool": "booleancheckbox",
     "enumeration": "select",
 }
+PROPERTY_TYPES: tuple[str, ...] = tuple(_FIELD_TYPE)
+BOOL_OPTIONS: tuple[str, ...] = ("true", "false")
+
+# Internal names of properties added at run time: lower case, digits and underscores, starting with a letter.
+_PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class PropertyExistsError(ValueError):
+    """Raised when a property to add has the name of an existing property of the object type."""
+
+
+class PropertyNotFoundError(LookupError):
+    """Raised when a property name does not exist on the object type."""
 
 
 @dataclass(frozen=True)
@@ -78,9 +93,13 @@ class PropertySpec:
         return wire
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ObjectSchema:
-    """Properties of one object type, in the order the properties endpoint lists them."""
+    """Properties of one object type, in the order the properties endpoint lists them.
+
+    A change of a property builds a new schema, and schemas compare by identity,
+    so a cache keyed by the schema never returns results of an older definition.
+    """
 
     object_type: str
     properties: tuple[PropertySpec, ...]
@@ -229,6 +248,98 @@ def _deals() -> ObjectSchema:
 
 
 SCHEMAS: dict[str, ObjectSchema] = {schema.object_type: schema for schema in (_contacts(), _companies(), _deals())}
+
+
+def complete_property(object_type: str, spec: PropertySpec) -> PropertySpec:
+    """Validate a property to add and fill in its field type, group and, for bool, its options.
+
+    Raises ValueError for an invalid name, label or type, and for an enumeration without options.
+    """
+    if not isinstance(spec, PropertySpec):
+        raise ValueError(f"expected a PropertySpec for {object_type}, got {spec!r}")
+    if not isinstance(spec.name, str) or not _PROPERTY_NAME.match(spec.name):
+        raise ValueError(
+            f"invalid property name {spec.name!r}: use lower-case letters, digits and underscores,"
+            " starting with a letter"
+        )
+    if not isinstance(spec.label, str) or not spec.label.strip():
+        raise ValueError(f"property {spec.name!r} needs a non-empty label")
+    _check_type(spec.name, spec.type)
+    options = _options_for(spec.name, spec.type, spec.options or None, ())
+    return replace(
+        spec,
+        field_type=spec.field_type or _FIELD_TYPE[spec.type],
+        group_name=spec.group_name or _GROUP_NAME[object_type],
+        money=spec.money and spec.type == "number",
+        options=options,
+    )
+
+
+def with_property(schema: ObjectSchema, spec: PropertySpec) -> ObjectSchema:
+    """Return a copy of ``schema`` with ``spec`` added after the existing properties.
+
+    Raises PropertyExistsError when the name is taken, and ValueError for an invalid definition.
+    """
+    if spec.name in schema.by_name:
+        raise PropertyExistsError(f"property {spec.name!r} already exists on {schema.object_type}")
+    complete = complete_property(schema.object_type, spec)
+    return replace(schema, properties=(*schema.properties, complete))
+
+
+def with_property_type(
+    schema: ObjectSchema, name: str, new_type: str, options: Sequence[str] | None = None
+) -> ObjectSchema:
+    """Return a copy of ``schema`` in which property ``name`` has type ``new_type``.
+
+    The field type becomes the default of the new type unless the type is unchanged.
+    ``options`` sets the values of an enumeration, and an enumeration keeps its old
+    options when none are given. Raises PropertyNotFoundError for an unknown name,
+    and ValueError for an invalid type, missing options or a property the emulator
+    derives record fields from (the id, create date and last-modified date).
+    """
+    spec = schema.by_name.get(name)
+    if spec is None:
+        raise PropertyNotFoundError(f"property {name!r} does not exist on {schema.object_type}")
+    if name in schema.always_returned:
+        raise ValueError(
+            f"the type of {schema.object_type} property {name!r} cannot be changed, because the emulator"
+            " derives record ids and timestamps from it"
+        )
+    _check_type(name, new_type)
+    redefined = replace(
+        spec,
+        type=new_type,
+        field_type=spec.field_type if new_type == spec.type else _FIELD_TYPE[new_type],
+        money=spec.money and new_type == "number",
+        options=_options_for(name, new_type, options, spec.options if spec.type == "enumeration" else ()),
+    )
+    properties = tuple(redefined if item.name == name else item for item in schema.properties)
+    return replace(schema, properties=properties)
+
+
+def _check_type(name: str, type_: object) -> None:
+    if type_ not in PROPERTY_TYPES:
+        raise ValueError(f"invalid type {type_!r} for property {name!r}, expected one of {', '.join(PROPERTY_TYPES)}")
+
+
+def _options_for(
+    name: str, type_: str, requested: Sequence[str] | None, previous: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Return the options of a property of ``type_``: the requested ones, or ``previous`` for an enumeration."""
+    if type_ == "bool":
+        if requested is not None and tuple(requested) != BOOL_OPTIONS:
+            raise ValueError(f"bool property {name!r} has the options true and false only")
+        return BOOL_OPTIONS
+    if type_ != "enumeration":
+        if requested:
+            raise ValueError(f"options apply only to enumeration properties, and {name!r} is a {type_}")
+        return ()
+    chosen = previous if requested is None else requested
+    if isinstance(chosen, str) or not all(isinstance(option, str) and option for option in chosen):
+        raise ValueError(f"options of enumeration property {name!r} must be a list of non-empty strings")
+    if not chosen:
+        raise ValueError(f"enumeration property {name!r} needs at least one option")
+    return tuple(chosen)
 
 
 def resolve_object_type(name: str) -> str | None:
