@@ -59,6 +59,6 @@ def create_app(settings: Settings | None = None, *, dagster: DagsterClient | Non
         exception_handlers=exception_handlers(),
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(title="Opbox Pipelines API", version="0.1.0"),
-        # The process that serves the app configures logging; Litestar must not replace the root handlers.
+        # Logging is configured by the process that serves the app, so Litestar must not replace its handlers.
         logging_config=None,
     )

@@ -56,7 +56,7 @@ class _KeyOwner:
 
 
 def parse_bearer_key(header: str | None) -> str:
-    """Return the API key of an ``Authorization: Bearer sk_...`` header; the key is never echoed."""
+    """Return the API key of an ``Authorization: Bearer sk_...`` header. Errors never echo the key."""
     if not header:
         raise Unauthorised("missing Authorization header; send Authorization: Bearer sk_...")
     scheme, _, key = header.strip().partition(" ")
@@ -138,7 +138,10 @@ def resolve_caller(settings: Settings, authorization: str | None, workspace_head
 
 
 class ApiKeyAuthenticationMiddleware(AbstractAuthenticationMiddleware):
-    """Sets ``request.user`` to the ``Caller``; handlers opt out with ``opt={"exclude_from_auth": True}``."""
+    """Authentication middleware that puts the ``Caller`` in ``request.user``.
+
+    Handlers that need no API key opt out with ``opt={"exclude_from_auth": True}``.
+    """
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         settings: Settings = connection.app.state.settings

@@ -79,9 +79,13 @@ class DagsterClient:
                 f"the Dagster webserver at {self.base_url} did not answer ({type(error).__name__}); "
                 "check that `opbox serve` is running"
             ) from error
-        if response.status_code != 200:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code != 200 and not body.get("errors"):
+            logger.warning("Dagster webserver answered HTTP %d: %s", response.status_code, response.text[:500])
             raise DagsterUnavailable(f"the Dagster webserver answered HTTP {response.status_code}")
-        body = response.json()
         if body.get("errors"):
             raise DagsterUnavailable(f"Dagster GraphQL error: {body['errors'][0].get('message')}")
         return body["data"]

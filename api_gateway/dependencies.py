@@ -1,7 +1,7 @@
 """Dependency providers of the gateway: settings, vault, Dagster client, caller and JSON body.
 
-``create_app`` stores the settings, vault and Dagster client in the application state once; the
-providers hand them to handlers by name.
+``create_app`` stores the settings, vault and Dagster client in the application state once, and
+the providers hand them to handlers by name.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ from resources.settings import Settings
 from resources.vault import Vault
 
 
-_JSON_TYPE_NAMES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+_JSON_TYPE_NAMES = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
 
 
 def provide_settings(state: State) -> Settings:
@@ -42,7 +49,7 @@ def provide_caller(request: Request[Caller, str, State]) -> Caller:
 
 
 async def provide_json_body(request: Request[Any, Any, State]) -> dict[str, Any]:
-    """Parse the request body as a JSON object; an empty body is an empty object.
+    """Parse the request body as a JSON object, treating an empty body as an empty object.
 
     Raises ``InvalidJson`` for a body that is not JSON. The parser's message gives only the
     position of the error, never the body, which may contain credentials.

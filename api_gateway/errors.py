@@ -1,8 +1,8 @@
 """Errors of the HTTP layer and the handlers that turn every error into the JSON error envelope.
 
 Every error response has the body ``{"success": false, "error": <message>, "code": <CODE>,
-"details": {...}}``. Domain errors carry their own status and code; Litestar's own errors (routing,
-parameter validation, body size) are mapped by status; anything else becomes a logged 500.
+"details": {...}}``. Domain errors carry their own status and code. Litestar's own errors (routing,
+parameter validation, body size) are mapped by status, and any other exception becomes a logged 500.
 """
 
 from __future__ import annotations
@@ -100,7 +100,10 @@ def handle_service_error(request: Request[Any, Any, Any], error: ServiceError) -
 
 
 def handle_connector_error(request: Request[Any, Any, Any], error: ConnectorError) -> Response[dict[str, Any]]:
-    """Map a connector failure; connector messages never contain secrets, so they are shown."""
+    """Map a connector failure to 400 or 502.
+
+    ``ConnectorError`` requires messages without secrets, so the message is shown to the caller.
+    """
     if isinstance(error, CredentialsRejected):
         return error_response(400, str(error), "CREDENTIALS_REJECTED")
     if isinstance(error, (InvalidCredentials, InvalidConfig)):
@@ -117,7 +120,7 @@ def handle_dagster_unavailable(
 
 
 def handle_vault_error(request: Request[Any, Any, Any], error: VaultError) -> Response[dict[str, Any]]:
-    """Report stored credentials that cannot be decrypted; vault messages name key ids, not secrets."""
+    """Report stored credentials that cannot be decrypted. Vault messages name key ids, not secrets."""
     logger.error("stored credentials unreadable on %s %s: %s", request.method, request.url.path, error)
     return error_response(500, str(error), "CREDENTIALS_UNREADABLE")
 
@@ -154,7 +157,9 @@ def handle_http_exception(request: Request[Any, Any, Any], error: HTTPException)
     if isinstance(error, ValidationException):
         return _validation_error(error)
     if error.status_code >= 500:
-        logger.error("server error %s on %s %s: %s", error.status_code, request.method, request.url.path, error.detail)
+        logger.error(
+            "server error %s on %s %s: %s", error.status_code, request.method, request.url.path, error.detail
+        )
     code = _HTTP_CODES.get(error.status_code, HTTPStatus(error.status_code).name)
     return error_response(
         error.status_code, _http_error_message(request, error), code, headers=error.headers or None

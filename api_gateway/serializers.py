@@ -99,17 +99,22 @@ def _declared_stream_json(stream: StreamSpec) -> dict[str, Any]:
 
 
 def connector_type_json(entry: ConnectorType) -> dict[str, Any]:
-    """Describe a catalogue entry; a type this build cannot sync has empty field and stream lists."""
-    connector = entry.connector
-    return {
+    """Describe a catalogue entry. A type this build cannot sync has empty field and stream lists."""
+    description: dict[str, Any] = {
         "type": entry.type,
         "name": entry.name,
         "category": entry.category,
         "available": entry.available,
-        "credentialFields": [_credential_field_json(item) for item in connector.credential_fields] if connector else [],
-        "configFields": [_config_field_json(item) for item in connector.config_fields] if connector else [],
-        "streams": [_declared_stream_json(item) for item in connector.streams] if connector else [],
+        "credentialFields": [],
+        "configFields": [],
+        "streams": [],
     }
+    connector = entry.connector
+    if connector is not None:
+        description["credentialFields"] = [_credential_field_json(item) for item in connector.credential_fields]
+        description["configFields"] = [_config_field_json(item) for item in connector.config_fields]
+        description["streams"] = [_declared_stream_json(item) for item in connector.streams]
+    return description
 
 
 def discovered_stream_json(stream: StreamSpec) -> dict[str, Any]:

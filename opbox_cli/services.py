@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from opbox_cli.ports import http_ok, port_open, wait_until
-from resources.dagster_instance import CODE_LOCATION_NAME, prepare_dagster_home, write_workspace_file
+from resources.dagster_instance import CODE_LOCATION_NAME, export_storage_url, prepare_dagster_home, write_workspace_file
 from resources.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ def child_environment(settings: Settings, extra: dict[str, str] | None = None) -
     env["OPBOX_HOME"] = str(settings.home)
     env["DAGSTER_HOME"] = str(settings.dagster_home)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    export_storage_url(settings, env)
     env.update(extra or {})
     return env
 

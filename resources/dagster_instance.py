@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from resources.settings import Settings
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = PROJECT_ROOT / "dagster.yaml"
 CODE_LOCATION_NAME = "opbox"
+STORAGE_URL_VARIABLE = "OPBOX_DAGSTER_STORAGE_URL"
 
 
 def render_instance_config(settings: Settings) -> dict[str, Any]:
@@ -22,8 +24,28 @@ def render_instance_config(settings: Settings) -> dict[str, Any]:
     config["run_coordinator"]["config"]["max_concurrent_runs"] = settings.max_concurrent_runs
     if settings.dagster_database_url:
         # The URL is read from the environment at start-up, so no password lands in the file.
-        config["storage"] = {"postgres": {"postgres_url": {"env": "OPBOX_DAGSTER_DATABASE_URL"}}}
+        config["storage"] = {"postgres": {"postgres_url": {"env": STORAGE_URL_VARIABLE}}}
     return config
+
+
+def dagster_storage_url(settings: Settings) -> str | None:
+    """Return Dagster's PostgreSQL URL with the psycopg2 driver, which dagster-postgres is built on.
+
+    SQLAlchemy 2.1 maps a plain ``postgresql://`` URL to psycopg 3, whose connections Dagster's
+    pooling closes under it ("the connection is closed").
+    """
+    url = settings.dagster_database_url
+    if not url:
+        return None
+    scheme, separator, rest = url.partition("://")
+    return f"postgresql+psycopg2{separator}{rest}" if scheme in {"postgres", "postgresql"} else url
+
+
+def export_storage_url(settings: Settings, environment: MutableMapping[str, str]) -> None:
+    """Put the storage URL where dagster.yaml reads it, for Dagster processes and instances."""
+    url = dagster_storage_url(settings)
+    if url:
+        environment[STORAGE_URL_VARIABLE] = url
 
 
 def prepare_dagster_home(settings: Settings) -> Path:

@@ -43,7 +43,14 @@ def table_name(connection_name: str, stream: str, *, own_tables: bool) -> str:
 
 def dlt_destination(settings: Settings) -> Destination:
     if settings.destination_url:
-        return dlt.destinations.postgres(credentials=settings.destination_url)
+        from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+        credentials = PostgresCredentials()
+        credentials.parse_native_representation(settings.destination_url)
+        if credentials.password is None:
+            # dlt requires a password field; servers with trust or peer authentication have none.
+            credentials.password = ""
+        return dlt.destinations.postgres(credentials=credentials)
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     return dlt.destinations.duckdb(credentials=str(settings.duckdb_path))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -13,17 +14,17 @@ import pytest
 POSTGRES_ADMIN_URL = os.environ.get("OPBOX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-@pytest.fixture
-def opbox_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point every setting at a fresh folder, with private base URLs allowed for the emulators."""
-    home = tmp_path / "opbox"
-    for name in list(os.environ):
-        if name.startswith("OPBOX_") or name == "DAGSTER_HOME":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("OPBOX_HOME", str(home))
-    monkeypatch.setenv("OPBOX_ALLOW_PRIVATE_NETWORK", "1")
-    monkeypatch.setenv("OPBOX_SECRET_KEY", "test-secret-key-" + uuid.uuid4().hex)
-    return home
+@contextmanager
+def isolated_environment(folder: Path) -> Iterator[pytest.MonkeyPatch]:
+    """Clear every Opbox setting and point OPBOX_HOME at ``folder``; emulators' loopback URLs are allowed."""
+    with pytest.MonkeyPatch.context() as environment:
+        for name in list(os.environ):
+            if name.startswith("OPBOX_") or name == "DAGSTER_HOME":
+                environment.delenv(name)
+        environment.setenv("OPBOX_HOME", str(folder / "opbox"))
+        environment.setenv("OPBOX_ALLOW_PRIVATE_NETWORK", "1")
+        environment.setenv("OPBOX_SECRET_KEY", "test-secret-key-" + uuid.uuid4().hex)
+        yield environment
 
 
 def _admin_connection() -> psycopg2.extensions.connection:
@@ -36,22 +37,40 @@ def _admin_connection() -> psycopg2.extensions.connection:
     return connection
 
 
-@pytest.fixture
-def postgres_database() -> Iterator[Callable[[str], str]]:
-    """Return a factory of uniquely named databases (URL per call), all dropped afterwards."""
+@contextmanager
+def postgres_databases() -> Iterator[Callable[[str], str]]:
+    """Yield a factory of uniquely named databases (one URL per call), all dropped afterwards."""
     created: list[str] = []
 
     def create(purpose: str) -> str:
         name = f"opbox_test_{purpose}_{uuid.uuid4().hex[:10]}"
-        with _admin_connection() as connection, connection.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
+        connection = _admin_connection()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            connection.close()
         created.append(name)
         return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
-    yield create
+    try:
+        yield create
+    finally:
+        if created:
+            connection = _admin_connection()
+            with connection.cursor() as cursor:
+                for name in created:
+                    cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.close()
 
-    connection = _admin_connection()
-    with connection.cursor() as cursor:
-        for name in created:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    connection.close()
+
+@pytest.fixture
+def opbox_home(tmp_path: Path) -> Iterator[Path]:
+    with isolated_environment(tmp_path):
+        yield tmp_path / "opbox"
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[Callable[[str], str]]:
+    with postgres_databases() as create:
+        yield create

@@ -32,7 +32,7 @@ SUCCESS_MESSAGE = "Connection successful"
 
 
 def run_health_check(connector: Connector) -> HealthReport:
-    """Return the connector's health report; a connector error becomes an unhealthy report."""
+    """Return the connector's health report, turning a connector error into an unhealthy report."""
     started = time.perf_counter()
     try:
         return connector.check()

@@ -41,7 +41,7 @@ UPDATABLE_FIELDS = ("name", "credentials", "config", "schedule", "notifyUserIds"
 
 
 def reload_dagster_code(dagster: DagsterClient | None) -> None:
-    """Ask Dagster to reload the connection assets; a failure is logged and does not fail the request."""
+    """Ask Dagster to reload the code location. A failure is logged and does not fail the request."""
     if dagster is None:
         return
     try:
@@ -91,13 +91,13 @@ def merge_config(
     return validate_config(connector, merged, settings)
 
 
-def validate_update_fields(payload: dict[str, Any]) -> None:
-    if "type" in payload:
+def validate_update_fields(payload: dict[str, Any], current_type: str) -> None:
+    if payload.get("type", current_type) != current_type:
         raise ValidationFailed(
             "type cannot be changed; create a new connection of the other type instead", field="type"
         )
     for key in payload:
-        if key not in UPDATABLE_FIELDS:
+        if key not in UPDATABLE_FIELDS and key != "type":
             raise ValidationFailed(
                 f"{key} is not an updatable field; updatable fields: {', '.join(UPDATABLE_FIELDS)}",
                 field=key,
@@ -113,10 +113,16 @@ def apply_update(
     settings: Settings,
     vault: Vault,
 ) -> None:
-    """Validate and apply each field present in ``payload``; the caller rolls back on any error."""
-    validate_update_fields(payload)
+    """Validate and apply each field present in ``payload``.
+
+    ``type`` may be sent only with the current value. The caller's transaction rolls back on any
+    error, so a rejected update changes nothing.
+    """
+    validate_update_fields(payload, connection.type)
     connector = connector_class(connection.type)
     if "name" in payload:
+        # NOTE: table names derive from the connection name, so after a rename the next sync
+        # writes to new tables and the old ones stay as they are.
         connection.name = validate_name(payload["name"])
     if "credentials" in payload:
         store_credentials(connection, vault, validate_credentials(connector, payload["credentials"]))

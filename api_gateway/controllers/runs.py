@@ -59,13 +59,13 @@ def find_run(session: Session, caller: Caller, connection_id: str, run_id: str) 
 def cancel_run(
     settings: Settings, dagster: DagsterClient | None, run_id: str, dagster_run_id: str | None, reason: str
 ) -> None:
-    """Mark the run CANCELLED, then ask Dagster to stop its run; a Dagster failure is only logged.
+    """Mark the run CANCELLED, then ask Dagster to stop its run. A Dagster failure is only logged.
 
     The record is cancelled first, so a Dagster run that keeps going cannot complete it or move
     its cursors.
     """
+    logger.info("cancelling sync run %s: %s", run_id, reason)
     fail_run(settings, run_id, reason, status="CANCELLED")
-    logger.info("sync run %s cancelled: %s", run_id, reason)
     if dagster_run_id is None:
         return
     if dagster is None:

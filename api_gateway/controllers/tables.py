@@ -39,12 +39,16 @@ def connection_table_name(connection: Connection, stream: str) -> str:
     return table_name(connection.name, stream, own_tables=own_tables)
 
 
-def last_synced_by_stream(session: Session, connection_id: str, streams: list[str]) -> dict[str, datetime]:
+def last_synced_by_stream(session: Session, connection: Connection, streams: list[str]) -> dict[str, datetime]:
     """Return the completion time of the newest COMPLETED run that loaded each stream."""
     found: dict[str, datetime] = {}
     rows = session.execute(
         select(SyncRun.completed_at, SyncRun.stream_stats)
-        .where(SyncRun.connection_id == connection_id, SyncRun.status == "COMPLETED")
+        .where(
+            SyncRun.connection_id == connection.id,
+            SyncRun.workspace_id == connection.workspace_id,
+            SyncRun.status == "COMPLETED",
+        )
         .order_by(SyncRun.completed_at.desc())
         .execution_options(yield_per=RUN_SCAN_BATCH)
     )
@@ -60,13 +64,13 @@ def last_synced_by_stream(session: Session, connection_id: str, streams: list[st
 def describe_tables(
     settings: Settings, session: Session, connection: Connection, workspace_slug: str
 ) -> list[dict[str, Any]]:
-    """Summarise the table of each declared stream; a table not created yet has no columns and 0 rows."""
+    """Summarise the table of each declared stream. A table not created yet has no columns and 0 rows."""
     try:
         connector = connector_class(connection.type)
     except ConnectorError:
         return []
     streams = [stream.name for stream in connector.streams]
-    synced_at = last_synced_by_stream(session, connection.id, streams)
+    synced_at = last_synced_by_stream(session, connection, streams)
     dataset = dataset_name(workspace_slug)
     tables = []
     with read_connection(settings) as db:

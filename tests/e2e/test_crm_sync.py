@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import duckdb
 import psycopg2
@@ -12,6 +11,7 @@ import pytest
 from connectors.emulators.hubspot.dataset import HubSpotDataset
 from connectors.emulators.hubspot.server import HubSpotEmulator, start_hubspot_emulator
 from resources.settings import load_settings
+from tests.conftest import isolated_environment, postgres_databases
 from tests.e2e.harness import Product, start_product
 
 TOKEN = "pat-e2e-token-5f1c"
@@ -25,22 +25,19 @@ def emulator() -> Iterator[HubSpotEmulator]:
         yield running
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def product(
-    request: pytest.FixtureRequest,
-    opbox_home: Path,
-    postgres_database: Callable[[str], str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Product]:
-    if request.param == "postgres":
-        monkeypatch.setenv("OPBOX_DATABASE_URL", postgres_database("app").replace("postgresql://", "postgresql+psycopg2://"))
-        monkeypatch.setenv("OPBOX_DAGSTER_DATABASE_URL", postgres_database("dagster"))
-        monkeypatch.setenv("OPBOX_DESTINATION_URL", postgres_database("destination"))
-    running = start_product(load_settings())
-    try:
-        yield running
-    finally:
-        running.stack.stop()
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def product(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
+    """One running product per destination, shared by this module's tests (each makes its own connection)."""
+    with isolated_environment(tmp_path_factory.mktemp("e2e")) as environment, postgres_databases() as create_database:
+        if request.param == "postgres":
+            environment.setenv("OPBOX_DATABASE_URL", create_database("app").replace("postgresql://", "postgresql+psycopg2://"))
+            environment.setenv("OPBOX_DAGSTER_DATABASE_URL", create_database("dagster"))
+            environment.setenv("OPBOX_DESTINATION_URL", create_database("destination"))
+        running = start_product(load_settings())
+        try:
+            yield running
+        finally:
+            running.stack.stop()
 
 
 def destination_rows(table: str, dataset: str) -> list[tuple[str, str]]:

@@ -7,14 +7,23 @@ import json
 import time
 import uuid
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any, Callable, Iterator
 
 import pytest
 import requests
 
-from connectors.emulators.hubspot import HubSpotDataset, HubSpotEmulator, start_hubspot_emulator
+from connectors.emulators.hubspot import (
+    HubSpotDataset,
+    HubSpotEmulator,
+    PropertyExistsError,
+    PropertyNotFoundError,
+    PropertySpec,
+    start_hubspot_emulator,
+)
 from connectors.emulators.hubspot.__main__ import main as emulator_main
 from connectors.emulators.hubspot.generator import SEED_START_MS
+from connectors.emulators.hubspot.schema import SCHEMAS
 
 TOKEN = "test-token"
 CONTACTS = "/crm/v3/objects/contacts"
@@ -686,6 +695,396 @@ def test_large_dataset_created_quickly() -> None:
     assert elapsed < 1.0
     assert [record.id for record in records] == list(range(99_901, 100_001))
     assert next_id is None
+
+
+# Custom properties
+
+
+def property_types(session: requests.Session, emulator: HubSpotEmulator, object_type: str) -> dict[str, str]:
+    response = session.get(f"{emulator.base_url}/crm/v3/properties/{object_type}", timeout=10)
+    assert response.status_code == 200, response.text
+    return {definition["name"]: definition["type"] for definition in response.json()["results"]}
+
+
+def test_extra_properties_in_schema_and_unset(start: StartEmulator, session: requests.Session) -> None:
+    extra = {"deals": [PropertySpec("score", "Score", "number"), PropertySpec("external_id", "External id", "number")]}
+    emulator = start(dataset=HubSpotDataset(deals=12, extra_properties=extra))
+    deals = f"{emulator.base_url}/crm/v3/objects/deals"
+
+    definitions = session.get(f"{emulator.base_url}/crm/v3/properties/deals", timeout=10).json()["results"]
+    by_name = {definition["name"]: definition for definition in definitions}
+    assert [definition["name"] for definition in definitions][-2:] == ["score", "external_id"]
+    assert by_name["score"]["type"] == "number"
+    assert by_name["score"]["fieldType"] == "number"
+    assert by_name["score"]["groupName"] == "dealinformation"
+    assert by_name["external_id"]["label"] == "External id"
+    single = session.get(f"{emulator.base_url}/crm/v3/properties/deals/external_id", timeout=10)
+    assert single.json()["type"] == "number"
+
+    listed = session.get(deals, params={"properties": "score,external_id", "limit": "100"}, timeout=10).json()
+    assert len(listed["results"]) == 12
+    for record in listed["results"]:
+        assert record["properties"]["score"] is None
+        assert record["properties"]["external_id"] is None
+
+    emulator.dataset.upsert("deals", 4, {"score": "71.5"})
+    search = {
+        "filterGroups": [{"filters": [{"propertyName": "score", "operator": "GT", "value": 50}]}],
+        "properties": ["score", "external_id"],
+    }
+    found = session.post(f"{deals}/search", json=search, timeout=10).json()
+    assert found["total"] == 1
+    assert found["results"][0]["id"] == "4"
+    assert found["results"][0]["properties"]["score"] == "71.5"
+    assert found["results"][0]["properties"]["external_id"] is None
+    unset = {"filterGroups": [{"filters": [{"propertyName": "score", "operator": "NOT_HAS_PROPERTY"}]}]}
+    assert session.post(f"{deals}/search", json=unset, timeout=10).json()["total"] == 11
+
+
+def test_extra_properties_stay_per_dataset(start: StartEmulator, session: requests.Session) -> None:
+    extra = {"contacts": [PropertySpec("loyalty_tier", "Loyalty tier", "string")]}
+    custom = start(dataset=HubSpotDataset(contacts=3, extra_properties=extra))
+    plain = start(dataset=HubSpotDataset(contacts=3))
+    custom.add_property("contacts", PropertySpec("referrer", "Referrer", "string"))
+
+    assert {"loyalty_tier", "referrer"} <= set(property_types(session, custom, "contacts"))
+    assert "loyalty_tier" not in property_types(session, plain, "contacts")
+    assert "referrer" not in property_types(session, plain, "contacts")
+    assert "loyalty_tier" not in SCHEMAS["contacts"].by_name
+    with pytest.raises(ValueError, match="does not exist"):
+        plain.dataset.upsert("contacts", 1, {"loyalty_tier": "gold"})
+    response = session.get(
+        f"{plain.base_url}{CONTACTS}/1", params={"properties": "loyalty_tier,email"}, timeout=10
+    ).json()
+    assert "loyalty_tier" not in response["properties"]
+
+
+def test_extra_properties_rejected_when_invalid() -> None:
+    with pytest.raises(PropertyExistsError, match="amount"):
+        HubSpotDataset(extra_properties={"deals": [PropertySpec("amount", "Amount", "number")]})
+    with pytest.raises(ValueError, match="unknown object type"):
+        HubSpotDataset(extra_properties={"tickets": [PropertySpec("score", "Score", "number")]})
+    with pytest.raises(ValueError, match="invalid property name"):
+        HubSpotDataset(extra_properties={"deals": [PropertySpec("Score", "Score", "number")]})
+    with pytest.raises(ValueError, match="invalid type 'money'"):
+        HubSpotDataset(extra_properties={"deals": [PropertySpec("score", "Score", "money")]})
+    with pytest.raises(ValueError, match="needs at least one option"):
+        HubSpotDataset(extra_properties={"deals": [PropertySpec("tier", "Tier", "enumeration")]})
+    with pytest.raises(ValueError, match="non-empty label"):
+        HubSpotDataset(extra_properties={"deals": [PropertySpec("score", " ", "number")]})
+    with pytest.raises(ValueError, match="list of PropertySpec"):
+        HubSpotDataset(extra_properties={"deals": PropertySpec("score", "Score", "number")})  # type: ignore[dict-item]
+
+
+def test_extra_enumeration_and_bool_properties() -> None:
+    extra = {
+        "companies": [
+            PropertySpec("tier", "Tier", "enumeration", options=("gold", "silver")),
+            PropertySpec("is_partner", "Partner", "bool"),
+        ]
+    }
+    dataset = HubSpotDataset(companies=2, extra_properties=extra)
+
+    dataset.upsert("companies", 1, {"tier": "gold", "is_partner": True})
+
+    assert dataset.schema("companies").by_name["is_partner"].options == ("true", "false")
+    assert dataset.schema("companies").by_name["is_partner"].field_type == "booleancheckbox"
+    record = dataset.get("companies", 1)
+    assert record is not None
+    assert record.properties["tier"] == "gold"
+    assert record.properties["is_partner"] == "true"
+    with pytest.raises(ValueError, match="expects one of gold, silver"):
+        dataset.upsert("companies", 2, {"tier": "bronze"})
+
+
+# Changing a property's type
+
+
+def test_redefine_number_to_string(start: StartEmulator, session: requests.Session) -> None:
+    extra = {"deals": [PropertySpec("external_id", "External id", "number")]}
+    emulator = start(dataset=HubSpotDataset(deals=3, extra_properties=extra))
+    dataset = emulator.dataset
+    url = f"{emulator.base_url}/crm/v3/objects/deals/search"
+    dataset.upsert("deals", 1, {"external_id": "5"})
+    dataset.upsert("deals", 2, {"external_id": "10"})
+    dataset.upsert("deals", 3, {"external_id": "9"})
+    with pytest.raises(ValueError, match="expects a number"):
+        dataset.upsert("deals", 1, {"external_id": "A-1"})
+    sort = {"sorts": ["external_id"], "properties": ["external_id"]}
+    numeric = session.post(url, json=sort, timeout=10).json()["results"]
+    assert [record["properties"]["external_id"] for record in numeric] == ["5", "9", "10"]
+
+    redefined = dataset.redefine_property("deals", "external_id", "string")
+
+    assert redefined.type == "string"
+    assert redefined.field_type == "text"
+    definition = session.get(f"{emulator.base_url}/crm/v3/properties/deals/external_id", timeout=10).json()
+    assert definition["type"] == "string"
+    assert definition["fieldType"] == "text"
+    # Stored values keep their text, and the same search now sorts them as strings.
+    textual = session.post(url, json=sort, timeout=10).json()["results"]
+    assert [record["properties"]["external_id"] for record in textual] == ["10", "5", "9"]
+    dataset.upsert("deals", 3, {"external_id": "A-1"})
+    equal = {"filterGroups": [{"filters": [{"propertyName": "external_id", "operator": "EQ", "value": "A-1"}]}]}
+    found = session.post(url, json=equal, timeout=10).json()
+    assert [record["id"] for record in found["results"]] == ["3"]
+
+
+def test_redefine_string_to_number_keeps_old_values(start: StartEmulator, session: requests.Session) -> None:
+    extra = {"deals": [PropertySpec("external_id", "External id", "string")]}
+    emulator = start(dataset=HubSpotDataset(deals=4, extra_properties=extra))
+    dataset = emulator.dataset
+    dataset.upsert("deals", 1, {"external_id": "A-1"})
+    dataset.upsert("deals", 2, {"external_id": "20"})
+    dataset.upsert("deals", 3, {"external_id": "3"})
+
+    emulator.redefine_property("deals", "external_id", "number")
+    url = f"{emulator.base_url}/crm/v3/objects/deals/search"
+    greater = {"filterGroups": [{"filters": [{"propertyName": "external_id", "operator": "GT", "value": 0}]}]}
+    not_in = {"filterGroups": [{"filters": [{"propertyName": "external_id", "operator": "NOT_IN", "values": [3]}]}]}
+    sorted_body = {"sorts": ["external_id"], "properties": ["external_id"]}
+
+    filtered = session.post(url, json=greater, timeout=10)
+    assert filtered.status_code == 200, filtered.text
+    assert [record["id"] for record in filtered.json()["results"]] == ["2", "3"]
+    excluded = session.post(url, json=not_in, timeout=10).json()
+    assert [record["id"] for record in excluded["results"]] == ["2"]
+    ordered = session.post(url, json=sorted_body, timeout=10).json()["results"]
+    # Unset (4) and unreadable (1) values sort first, in id order.
+    assert [record["id"] for record in ordered] == ["1", "4", "3", "2"]
+    assert ordered[0]["properties"]["external_id"] == "A-1"
+    with pytest.raises(ValueError, match="expects a number"):
+        dataset.upsert("deals", 4, {"external_id": "B-2"})
+
+
+def test_redefine_property_rejections() -> None:
+    dataset = HubSpotDataset(contacts=2, deals=2)
+
+    with pytest.raises(PropertyNotFoundError, match="favourite_colour"):
+        dataset.redefine_property("contacts", "favourite_colour", "string")
+    with pytest.raises(ValueError, match="cannot be changed"):
+        dataset.redefine_property("deals", "hs_lastmodifieddate", "string")
+    with pytest.raises(ValueError, match="cannot be changed"):
+        dataset.redefine_property("deals", "hs_object_id", "string")
+    with pytest.raises(ValueError, match="invalid type 'text'"):
+        dataset.redefine_property("deals", "amount", "text")
+    with pytest.raises(ValueError, match="options apply only to enumeration"):
+        dataset.redefine_property("deals", "amount", "string", options=["a"])
+    with pytest.raises(ValueError, match="unknown object type"):
+        dataset.redefine_property("tickets", "amount", "string")
+    assert dataset.schema("deals").by_name["amount"].type == "number"
+
+
+def test_redefine_to_enumeration_uses_options() -> None:
+    dataset = HubSpotDataset(contacts=2)
+
+    with pytest.raises(ValueError, match="needs at least one option"):
+        dataset.redefine_property("contacts", "company", "enumeration")
+    spec = dataset.redefine_property("contacts", "company", "enumeration", options=["acme", "globex"])
+    kept = dataset.redefine_property("contacts", "lifecyclestage", "enumeration")
+
+    assert spec.options == ("acme", "globex")
+    assert spec.field_type == "select"
+    assert kept.options[:2] == ("subscriber", "lead")
+    dataset.upsert("contacts", 1, {"company": "acme"})
+    with pytest.raises(ValueError, match="expects one of acme, globex"):
+        dataset.upsert("contacts", 2, {"company": "initech"})
+
+
+def test_control_api_adds_and_redefines_property(start: StartEmulator, session: requests.Session) -> None:
+    emulator = start(dataset=HubSpotDataset(deals=3))
+    control = f"{emulator.base_url}/_emulator/properties"
+
+    added = requests.post(f"{control}/deals", json={"name": "score", "label": "Score", "type": "number"}, timeout=10)
+    assert added.status_code == 201, added.text
+    assert added.json()["name"] == "score"
+    assert added.json()["type"] == "number"
+    assert property_types(session, emulator, "deals")["score"] == "number"
+    same_name = {"name": "score", "label": "Score", "type": "string"}
+    duplicate = requests.post(f"{control}/deals", json=same_name, timeout=10)
+    assert duplicate.status_code == 409
+    assert "already exists" in duplicate.json()["message"]
+
+    patched = requests.patch(f"{control}/deals/score", json={"type": "string"}, timeout=10)
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["type"] == "string"
+    assert property_types(session, emulator, "deals")["score"] == "string"
+    upsert = {"id": 1, "properties": {"score": "A-1"}}
+    stored = requests.post(f"{emulator.base_url}/_emulator/records/deals", json=upsert, timeout=10)
+    assert stored.status_code == 200, stored.text
+    record = session.get(f"{emulator.base_url}/crm/v3/objects/deals/1", params={"properties": "score"}, timeout=10)
+    assert record.json()["properties"]["score"] == "A-1"
+
+    enumeration = {"name": "tier", "label": "Tier", "type": "enumeration", "options": ["gold", "silver"]}
+    tier = requests.post(f"{control}/0-3", json=enumeration, timeout=10)
+    assert [option["value"] for option in tier.json()["options"]] == ["gold", "silver"]
+
+
+def test_control_api_property_errors(start: StartEmulator) -> None:
+    emulator = start(dataset=HubSpotDataset(deals=3))
+    control = f"{emulator.base_url}/_emulator/properties"
+
+    unknown_property = requests.patch(f"{control}/deals/nope", json={"type": "string"}, timeout=10)
+    assert unknown_property.status_code == 404
+    assert "nope" in unknown_property.json()["message"]
+    assert requests.patch(f"{control}/deals/amount", json={"type": "money"}, timeout=10).status_code == 400
+    assert requests.patch(f"{control}/deals/amount", json={}, timeout=10).status_code == 400
+    no_label = requests.post(f"{control}/deals", json={"name": "score", "type": "number"}, timeout=10)
+    assert no_label.status_code == 400
+    assert "label" in no_label.json()["message"]
+    bad_name = requests.post(f"{control}/deals", json={"name": "Bad Name", "label": "x", "type": "number"}, timeout=10)
+    assert bad_name.status_code == 400
+    unknown_type = requests.post(f"{control}/tickets", json={"name": "a", "label": "A", "type": "string"}, timeout=10)
+    assert unknown_type.status_code == 404
+    assert requests.get(f"{control}/deals", timeout=10).status_code == 404
+    assert requests.patch(f"{control}/deals/amount", data=b"{oops", timeout=10).status_code == 400
+    assert emulator.dataset.schema("deals").by_name["amount"].type == "number"
+
+
+# Number values
+
+
+NUMBER_TEXTS = ("34.7", "0.1", "19.99", "5", "3.7", "34.70", "-0.5", "1e3")
+
+
+def test_number_text_kept_on_wire(start: StartEmulator, session: requests.Session) -> None:
+    emulator = start(dataset=HubSpotDataset(deals=len(NUMBER_TEXTS)))
+    deals = f"{emulator.base_url}/crm/v3/objects/deals"
+    for record_id, text in enumerate(NUMBER_TEXTS, start=1):
+        emulator.dataset.upsert("deals", record_id, {"amount": text})
+
+    listed = session.get(deals, params={"properties": "amount", "limit": "100"}, timeout=10).json()["results"]
+    searched = session.post(f"{deals}/search", json={"properties": ["amount"], "limit": 100}, timeout=10).json()
+    single = session.get(f"{deals}/2", params={"properties": "amount"}, timeout=10).json()
+
+    assert [record["properties"]["amount"] for record in listed] == list(NUMBER_TEXTS)
+    assert [record["properties"]["amount"] for record in searched["results"]] == list(NUMBER_TEXTS)
+    assert single["properties"]["amount"] == "0.1"
+
+
+def test_number_from_python_values() -> None:
+    dataset = HubSpotDataset(deals=4)
+
+    dataset.upsert("deals", 1, {"amount": 0.1})
+    dataset.upsert("deals", 2, {"amount": 19.99})
+    dataset.upsert("deals", 3, {"amount": 5})
+    dataset.upsert("deals", 4, {"amount": Decimal("34.70")})
+
+    amounts = [record.properties["amount"] for record in dataset.records("deals")]
+    assert amounts == ["0.1", "19.99", "5", "34.70"]
+
+
+def test_number_text_kept_from_control_json(start: StartEmulator, session: requests.Session) -> None:
+    emulator = start(dataset=HubSpotDataset(contacts=2, deals=len(NUMBER_TEXTS)))
+    records = f"{emulator.base_url}/_emulator/records"
+    for record_id, text in enumerate(NUMBER_TEXTS, start=1):
+        # The body is written by hand so that the JSON number keeps its digits, such as the trailing 0 of 34.70.
+        body = f'{{"id": {record_id}, "properties": {{"amount": {text}}}}}'
+        response = requests.post(f"{records}/deals", data=body.encode(), timeout=10)
+        assert response.status_code == 200, response.text
+    stamped = b'{"id": 1, "properties": {"num_notes": 3.0}, "modifiedAt": 1767225600000.0}'
+    assert requests.post(f"{records}/contacts", data=stamped, timeout=10).status_code == 200
+
+    listed = session.get(
+        f"{emulator.base_url}/crm/v3/objects/deals", params={"properties": "amount", "limit": "100"}, timeout=10
+    )
+    contact = session.get(f"{emulator.base_url}{CONTACTS}/1", params={"properties": "num_notes"}, timeout=10).json()
+
+    assert [record["properties"]["amount"] for record in listed.json()["results"]] == list(NUMBER_TEXTS)
+    assert contact["properties"]["num_notes"] == "3.0"
+    assert contact["updatedAt"] == "2026-01-01T00:00:00.000Z"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity", "1_000", " 5", "5 ", "", "1,5", "0x10"])
+def test_number_rejects_non_decimal_text(value: str) -> None:
+    dataset = HubSpotDataset(deals=1)
+
+    with pytest.raises(ValueError, match="expects a number"):
+        dataset.upsert("deals", 1, {"amount": value})
+
+
+# Modification times
+
+
+@pytest.mark.parametrize(
+    "modified_at",
+    [
+        datetime(2030, 7, 1, 8, 30, tzinfo=timezone.utc),
+        datetime(1999, 12, 31, 23, 59, 59, 500000, tzinfo=timezone.utc),
+        datetime(1965, 3, 4),
+    ],
+)
+def test_upsert_modified_at_far_from_now(
+    start: StartEmulator, session: requests.Session, modified_at: datetime
+) -> None:
+    emulator = start(dataset=HubSpotDataset(contacts=10))
+    expected = modified_at.replace(tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    emulator.dataset.upsert("contacts", 4, {"firstname": "Changed"}, modified_at)
+    created_id = emulator.dataset.upsert("contacts", None, {"email": "time.traveller@example.com"}, modified_at)
+    body = {
+        "filterGroups": [{"filters": [{"propertyName": "lastmodifieddate", "operator": "EQ", "value": expected}]}],
+        "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+        "properties": ["firstname", "lastmodifieddate"],
+    }
+    found = session.post(f"{emulator.base_url}{CONTACTS}/search", json=body, timeout=10).json()
+
+    assert created_id == 11
+    assert [record["id"] for record in found["results"]] == ["4", "11"]
+    for record in found["results"]:
+        assert record["updatedAt"] == expected
+        assert record["properties"]["lastmodifieddate"] == expected
+    new_record = found["results"][1]
+    assert new_record["createdAt"] == expected
+
+
+def test_control_modified_at_far_from_now(start: StartEmulator, session: requests.Session) -> None:
+    emulator = start(dataset=HubSpotDataset(contacts=10))
+    records = f"{emulator.base_url}/_emulator/records/contacts"
+
+    future = requests.post(records, json={"id": 2, "properties": {}, "modifiedAt": "2030-01-01T00:00:00Z"}, timeout=10)
+    past = requests.post(records, json={"id": 3, "properties": {}, "modifiedAt": "1999-06-30"}, timeout=10)
+    sorted_body = {"sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}], "limit": 100}
+    results = session.post(f"{emulator.base_url}{CONTACTS}/search", json=sorted_body, timeout=10).json()["results"]
+
+    assert future.status_code == 200, future.text
+    assert past.status_code == 200, past.text
+    assert results[0]["id"] == "3"
+    assert results[0]["updatedAt"] == "1999-06-30T00:00:00.000Z"
+    assert results[-1]["id"] == "2"
+    assert results[-1]["updatedAt"] == "2030-01-01T00:00:00.000Z"
+
+
+# Changes during paging
+
+
+def test_search_paging_sees_record_moved_by_upsert(start: StartEmulator, session: requests.Session) -> None:
+    emulator = start(dataset=HubSpotDataset(contacts=30))
+    url = f"{emulator.base_url}{CONTACTS}/search"
+    body: dict[str, Any] = {
+        "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+        "properties": ["lastmodifieddate"],
+        "limit": 10,
+    }
+    first = session.post(url, json=body, timeout=10).json()
+    assert [int(record["id"]) for record in first["results"]] == list(range(1, 11))
+
+    emulator.dataset.upsert("contacts", 3, {"firstname": "Moved"}, datetime(2026, 6, 1, tzinfo=timezone.utc))
+    pages = [first]
+    while "paging" in pages[-1]:
+        body["after"] = pages[-1]["paging"]["next"]["after"]
+        pages.append(session.post(url, json=body, timeout=10).json())
+    ids = [int(record["id"]) for page in pages for record in page["results"]]
+
+    # The search is re-sorted at each request and "after" is an offset, so id 3 moves to the end
+    # and every later record shifts one place forward: id 11 falls back onto page 1 and is skipped.
+    assert [page["total"] for page in pages] == [30, 30, 30]
+    assert [int(record["id"]) for record in pages[1]["results"]] == list(range(12, 22))
+    assert [int(record["id"]) for record in pages[2]["results"]] == [*range(22, 31), 3]
+    assert ids.count(3) == 2
+    assert 11 not in ids
+    moved = pages[2]["results"][-1]
+    assert moved["properties"]["lastmodifieddate"] == "2026-06-01T00:00:00.000Z"
 
 
 # HTTP behaviour

@@ -1,11 +1,12 @@
 """Fixtures of the gateway tests: a migrated SQLite app database, callers of every role, a client.
 
-Every response the ``client`` fixture receives is checked at teardown for the emulator's API key,
-which must never appear in a response body.
+Every response received by a client from ``make_client`` (and so ``client``) is checked at teardown
+for the emulator's API keys, which must never appear in a response body.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +15,12 @@ from typing import Any
 import httpx
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy.orm import Session
 
 from api_gateway.app import create_app
 from api_gateway.dagster_client import DagsterClient
 from connectors.emulators.hubspot.server import HubSpotEmulator, start_hubspot_emulator
-from resources.app_db.session import migrate, session_scope
+from resources.app_db.session import get_engine, migrate, session_scope
 from resources.services.identity import (
     add_membership,
     bootstrap_owner,
@@ -78,33 +80,20 @@ def bearer(key: str, workspace: str | None = None) -> dict[str, str]:
     return headers
 
 
-@pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for name in ("OPBOX_DATABASE_URL", "OPBOX_DESTINATION_URL", "OPBOX_DAGSTER_URL", "DAGSTER_HOME"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("OPBOX_HOME", str(tmp_path))
-    monkeypatch.setenv("OPBOX_ALLOW_PRIVATE_NETWORK", "1")
-    monkeypatch.setenv("OPBOX_SECRET_KEY", "gateway-tests-secret-key")
-    loaded = load_settings()
-    migrate(loaded.database_url)
-    return loaded
-
-
-def _user_key(session: Any, email: str, organisation_id: str, role: str, workspace_id: str | None) -> str:
+def _user_key(session: Session, email: str, organisation_id: str, role: str, workspace_id: str | None) -> str:
     user = get_or_create_user(session, email)
     add_membership(session, user.id, organisation_id, role, workspace_id)
-    _, key = create_api_key(session, user.id, workspace_id or None, name=f"{role.lower()} key")
+    _, key = create_api_key(session, user.id, workspace_id, name=f"{role.lower()} key")
     return key
 
 
-@pytest.fixture
-def identities(settings: Settings) -> Identities:
-    with session_scope(settings.database_url) as session:
+def _create_identities(database_url: str) -> Identities:
+    with session_scope(database_url) as session:
         main = bootstrap_owner(session, organisation_name="Acme", workspace_name="Main", email=OWNER_EMAIL)
         other = bootstrap_owner(
             session, organisation_name="Globex", workspace_name="Globex Ops", email="owner@globex.example"
         )
-        # The admin is an organisation-wide ADMIN; the member and viewer belong to the workspace only.
+        # The admin is an organisation-wide ADMIN, while the member and viewer belong to the workspace only.
         admin_user = get_or_create_user(session, "admin@acme.example")
         add_membership(session, admin_user.id, main.organisation_id, "ADMIN")
         _, admin_key = create_api_key(session, admin_user.id, main.workspace_id)
@@ -127,12 +116,48 @@ def identities(settings: Settings) -> Identities:
         )
 
 
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Identities]:
+    """Migrate and populate one app database per session. Each test gets a copy of it."""
+    path = tmp_path_factory.mktemp("template") / "app.db"
+    database_url = f"sqlite:///{path}"
+    migrate(database_url)
+    identities = _create_identities(database_url)
+    get_engine(database_url).dispose()
+    return path, identities
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    origin = sqlite3.connect(source)
+    copy = sqlite3.connect(target)
+    try:
+        origin.backup(copy)
+    finally:
+        origin.close()
+        copy.close()
+
+
+@pytest.fixture
+def settings(opbox_home: Path, template_database: tuple[Path, Identities]) -> Settings:
+    opbox_home.mkdir(parents=True, exist_ok=True)
+    _copy_database(template_database[0], opbox_home / "app.db")
+    return load_settings()
+
+
+@pytest.fixture
+def identities(settings: Settings, template_database: tuple[Path, Identities]) -> Identities:
+    return template_database[1]
+
+
 ClientFactory = Callable[..., TestClient[Any]]
 
 
 @pytest.fixture
 def make_client(settings: Settings) -> Iterator[ClientFactory]:
-    """Build clients of apps with the given settings and Dagster client; check every body for the token."""
+    """Build clients of apps with the given settings and Dagster client.
+
+    At teardown, every response body the clients received is checked for the provider tokens.
+    """
     bodies: list[str] = []
     clients: list[TestClient[Any]] = []
 

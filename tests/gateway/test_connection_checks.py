@@ -8,6 +8,7 @@ from typing import Any
 from unittest.mock import ANY
 
 import pytest
+from httpx import Response
 from litestar.testing import TestClient
 
 from connectors.emulators.hubspot.server import HubSpotEmulator
@@ -18,8 +19,16 @@ CONNECTIONS = "/api/pipelines/connections"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-def credentials_test_body(base_url: str, token: str) -> dict[str, Any]:
-    return {"type": "CRM_PLATFORM", "credentials": {"apiKey": token}, "config": {"baseUrl": base_url}}
+def post_credentials_test(client: TestClient[Any], key: str, base_url: str, token: str) -> Response:
+    body = {"type": "CRM_PLATFORM", "credentials": {"apiKey": token}, "config": {"baseUrl": base_url}}
+    return client.post(f"{CONNECTIONS}/test", json=body, headers=bearer(key))
+
+
+def use_token(client: TestClient[Any], owner_key: str, connection_id: str, token: str) -> None:
+    response = client.put(
+        f"{CONNECTIONS}/{connection_id}", json={"credentials": {"apiKey": token}}, headers=bearer(owner_key)
+    )
+    assert response.status_code == 200, response.text
 
 
 def connection_status(client: TestClient[Any], key: str, connection_id: str) -> str:
@@ -27,9 +36,7 @@ def connection_status(client: TestClient[Any], key: str, connection_id: str) -> 
 
 
 def test_credentials_accepted(client: TestClient[Any], identities: Identities, emulator: HubSpotEmulator) -> None:
-    response = client.post(
-        f"{CONNECTIONS}/test", json=credentials_test_body(emulator.base_url, EMULATOR_TOKEN), headers=bearer(identities.member_key)
-    )
+    response = post_credentials_test(client, identities.member_key, emulator.base_url, EMULATOR_TOKEN)
 
     assert response.status_code == 200, response.text
     assert response.json() == {"success": True, "message": "Connection successful"}
@@ -41,9 +48,7 @@ def test_wrong_token_rejected_without_leaking(
 ) -> None:
     caplog.set_level(logging.DEBUG)
 
-    response = client.post(
-        f"{CONNECTIONS}/test", json=credentials_test_body(emulator.base_url, WRONG_TOKEN), headers=bearer(identities.member_key)
-    )
+    response = post_credentials_test(client, identities.member_key, emulator.base_url, WRONG_TOKEN)
 
     assert response.status_code == 400, response.text
     body = response.json()
@@ -69,9 +74,7 @@ def test_credentials_test_validates_shape(client: TestClient[Any], identities: I
 def test_credentials_test_needs_member(
     client: TestClient[Any], identities: Identities, emulator: HubSpotEmulator
 ) -> None:
-    response = client.post(
-        f"{CONNECTIONS}/test", json=credentials_test_body(emulator.base_url, EMULATOR_TOKEN), headers=bearer(identities.viewer_key)
-    )
+    response = post_credentials_test(client, identities.viewer_key, emulator.base_url, EMULATOR_TOKEN)
 
     assert response.status_code == 403
 
@@ -95,9 +98,7 @@ def test_check_rejected_token_marks_error(
     client: TestClient[Any], identities: Identities, emulator: HubSpotEmulator
 ) -> None:
     connection_id = create_connection(client, identities.owner_key, emulator.base_url)
-    client.put(
-        f"{CONNECTIONS}/{connection_id}", json={"credentials": {"apiKey": WRONG_TOKEN}}, headers=bearer(identities.owner_key)
-    )
+    use_token(client, identities.owner_key, connection_id, WRONG_TOKEN)
 
     response = client.post(f"{CONNECTIONS}/{connection_id}/check", headers=bearer(identities.member_key))
 
@@ -131,9 +132,7 @@ def test_discover_with_rejected_token_fails(
     client: TestClient[Any], identities: Identities, emulator: HubSpotEmulator
 ) -> None:
     connection_id = create_connection(client, identities.owner_key, emulator.base_url)
-    client.put(
-        f"{CONNECTIONS}/{connection_id}", json={"credentials": {"apiKey": WRONG_TOKEN}}, headers=bearer(identities.owner_key)
-    )
+    use_token(client, identities.owner_key, connection_id, WRONG_TOKEN)
 
     response = client.post(f"{CONNECTIONS}/{connection_id}/discover", headers=bearer(identities.member_key))
 
@@ -146,9 +145,7 @@ def test_provider_failure_is_bad_gateway(
 ) -> None:
     emulator.add_fault("/crm/v3/properties/", status=400, body={"message": "unsupported property request"})
 
-    response = client.post(
-        f"{CONNECTIONS}/test", json=credentials_test_body(emulator.base_url, EMULATOR_TOKEN), headers=bearer(identities.member_key)
-    )
+    response = post_credentials_test(client, identities.member_key, emulator.base_url, EMULATOR_TOKEN)
 
     assert response.status_code == 502, response.text
     body = response.json()

@@ -275,7 +275,9 @@ def test_other_workspace_connection_is_not_found(
     foreign_id = create_connection(client, identities.other_owner_key, emulator.base_url, "Globex CRM")
     kwargs: dict[str, Any] = {"json": {"name": "Taken over"}} if method == "PUT" else {}
 
-    response = client.request(method, f"{CONNECTIONS}/{foreign_id}{suffix}", headers=bearer(identities.owner_key), **kwargs)
+    response = client.request(
+        method, f"{CONNECTIONS}/{foreign_id}{suffix}", headers=bearer(identities.owner_key), **kwargs
+    )
 
     assert response.status_code == 404, response.text
     assert response.json()["code"] == "NOT_FOUND"
@@ -290,6 +292,7 @@ def test_update_changes_fields(client: TestClient[Any], identities: Identities, 
     response = client.put(
         f"{CONNECTIONS}/{connection_id}",
         json={
+            "type": "CRM_PLATFORM",
             "name": "Renamed CRM",
             "schedule": {"enabled": True, "frequency": "hourly"},
             "notifyUserIds": [identities.member_user_id],
@@ -320,7 +323,9 @@ def test_update_null_schedule_disables_it(
     )
     connection_id = response.json()["id"]
 
-    updated = client.put(f"{CONNECTIONS}/{connection_id}", json={"schedule": None}, headers=bearer(identities.owner_key))
+    updated = client.put(
+        f"{CONNECTIONS}/{connection_id}", json={"schedule": None}, headers=bearer(identities.owner_key)
+    )
 
     assert updated.status_code == 200, updated.text
     assert updated.json()["schedule"] is None
@@ -379,7 +384,9 @@ def test_update_by_member_is_forbidden(
 ) -> None:
     connection_id = create_connection(client, identities.owner_key, emulator.base_url)
 
-    response = client.put(f"{CONNECTIONS}/{connection_id}", json={"name": "Mine"}, headers=bearer(identities.member_key))
+    response = client.put(
+        f"{CONNECTIONS}/{connection_id}", json={"name": "Mine"}, headers=bearer(identities.member_key)
+    )
 
     assert response.status_code == 403
     assert response.json()["code"] == "FORBIDDEN"

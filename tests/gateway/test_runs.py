@@ -30,7 +30,7 @@ def insert_run(
     status: str = "COMPLETED",
     dagster_run_id: str | None = None,
 ) -> str:
-    """Insert a run created ``minutes`` after STARTED; finished runs took 150 seconds."""
+    """Insert a run created ``minutes`` after STARTED. Finished runs took 150 seconds."""
     created = STARTED + timedelta(minutes=minutes)
     finished = status not in ("PENDING", "RUNNING")
     with session_scope(settings.database_url) as session:

@@ -22,7 +22,7 @@ SYNCED_AT = datetime(2026, 2, 11, 10, 2, 30, tzinfo=timezone.utc)
 
 
 def create_contacts_table(settings: Settings, workspace_slug: str, rows: list[tuple[str, str, str]]) -> str:
-    """Create the shared contacts table with ``(connection id, id, email)`` rows; return its name."""
+    """Create the shared contacts table with ``(connection id, id, email)`` rows and return its name."""
     dataset = dataset_name(workspace_slug)
     table = table_name("Production CRM", "contacts", own_tables=False)
     database = duckdb.connect(str(settings.duckdb_path))
@@ -71,7 +71,7 @@ def contacts_table(settings: Settings, identities: Identities, connection_id: st
     )
 
 
-def test_rows_of_connection_only_by_primary_key(
+def test_rows_filtered_and_ordered_by_key(
     client: TestClient[Any], identities: Identities, connection_id: str, contacts_table: str
 ) -> None:
     response = client.get(

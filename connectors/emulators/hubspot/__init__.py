@@ -7,6 +7,16 @@ from __future__ import annotations
 
 from .dataset import HubSpotDataset, RecordNotFoundError
 from .record import Record
+from .schema import PropertyExistsError, PropertyNotFoundError, PropertySpec
 from .server import HubSpotEmulator, start_hubspot_emulator
 
-__all__ = ["HubSpotDataset", "HubSpotEmulator", "Record", "RecordNotFoundError", "start_hubspot_emulator"]
+__all__ = [
+    "HubSpotDataset",
+    "HubSpotEmulator",
+    "PropertyExistsError",
+    "PropertyNotFoundError",
+    "PropertySpec",
+    "Record",
+    "RecordNotFoundError",
+    "start_hubspot_emulator",
+]

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from .dataset import HubSpotDataset
 from .errors import ApiError, method_not_allowed, object_type_not_found, route_not_found, validation_error
 from .record import PropertyKeys, Record, json_property_keys
-from .schema import SCHEMAS, resolve_object_type
+from .schema import ObjectSchema, resolve_object_type
 from .search import SearchEngine, parse_search_request
 
 DEFAULT_LIST_LIMIT = 10
@@ -26,14 +26,13 @@ Query = dict[str, list[str]]
 
 
 @functools.lru_cache(maxsize=1024)
-def select_property_names(object_type: str, requested: tuple[str, ...] | None) -> tuple[str, ...]:
+def select_property_names(schema: ObjectSchema, requested: tuple[str, ...] | None) -> tuple[str, ...]:
     """Return the property names a response includes, sorted by name.
 
     Without a request, the object type's default properties. With one, the
     requested names that exist plus the id, create date and last-modified date,
     which HubSpot always returns. Unknown names are ignored, as HubSpot does.
     """
-    schema = SCHEMAS[object_type]
     if requested is None:
         return tuple(sorted(schema.default_properties))
     names = {name for name in requested if name in schema.by_name}
@@ -87,9 +86,9 @@ def _encoded_record(record: Record, keys: PropertyKeys) -> str:
     return text
 
 
-@functools.lru_cache(maxsize=None)
-def _property_definitions(object_type: str) -> tuple[dict[str, Any], ...]:
-    return tuple(spec.to_wire() for spec in SCHEMAS[object_type].properties)
+@functools.lru_cache(maxsize=64)
+def _property_definitions(schema: ObjectSchema) -> tuple[dict[str, Any], ...]:
+    return tuple(spec.to_wire() for spec in schema.properties)
 
 
 def _requested_properties(query: Query) -> tuple[str, ...] | None:
@@ -192,7 +191,7 @@ class CrmApi:
         limit = _parse_list_limit(query)
         after_id = _parse_cursor(_single(query, "after"))
         archived = _parse_bool(query, "archived")
-        names = select_property_names(object_type, _requested_properties(query))
+        names = select_property_names(self.dataset.schema(object_type), _requested_properties(query))
 
         records, next_id = self.dataset.page(object_type, after_id=after_id, limit=limit, archived=archived)
         payload = RecordsPayload(records, names)
@@ -211,12 +210,12 @@ class CrmApi:
         record = self.dataset.get(object_type, int(raw_id)) if raw_id.isdigit() else None
         if record is None or (record.archived_at is not None) != archived:
             raise ApiError(404, "OBJECT_NOT_FOUND", f"Object not found: no {object_type} record with id {raw_id}.")
-        return record.to_wire(select_property_names(object_type, _requested_properties(query)))
+        return record.to_wire(select_property_names(self.dataset.schema(object_type), _requested_properties(query)))
 
     def search(self, object_type: str, body: Any) -> RecordsPayload:
-        request = parse_search_request(object_type, body)
+        request = parse_search_request(self.dataset.schema(object_type), body)
         total, records, next_offset = self.search_engine.run(request)
-        payload = RecordsPayload(records, select_property_names(object_type, request.properties), total=total)
+        payload = RecordsPayload(records, select_property_names(request.schema, request.properties), total=total)
         if next_offset is not None:
             payload.paging = {"next": {"after": str(next_offset)}}
         return payload
@@ -224,7 +223,7 @@ class CrmApi:
     def _properties(self, method: str, path: str, object_type: str, rest: list[str]) -> dict[str, Any]:
         if method != "GET":
             raise method_not_allowed(method, path)
-        definitions = _property_definitions(object_type)
+        definitions = _property_definitions(self.dataset.schema(object_type))
         if not rest:
             return {"results": [dict(definition) for definition in definitions]}
         if len(rest) == 1:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import bisect
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Mapping, Sequence
 
 from .generator import RecordGenerator
 from .record import Record
-from .schema import OBJECT_TYPES, SCHEMAS, ObjectSchema
+from .schema import OBJECT_TYPES, SCHEMAS, ObjectSchema, PropertySpec, with_property, with_property_type
 from .timeutil import canonical_date, canonical_datetime, datetime_to_ms, format_ms, now_ms
+
+# Text of a finite decimal number, such as "5", "-0.5", "19.99", "1e3", ".5" or "5.". A float()
+# check alone would also accept "nan", "inf", "1_000" and surrounding spaces.
+_DECIMAL_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 class RecordNotFoundError(LookupError):
@@ -35,9 +41,21 @@ class HubSpotDataset:
     The same arguments give identical records. Ids start at 1 for each object type
     and records are kept in ascending id order. Seeded records are generated when
     read and are not kept in memory, so a large dataset is cheap to create.
+
+    ``extra_properties`` adds custom properties to the schema of each object type
+    it names, for example ``{"deals": [PropertySpec("score", "Score", "number")]}``.
+    Seeded records have them unset. Each dataset keeps its own schemas, so adding
+    or redefining a property never affects another dataset.
     """
 
-    def __init__(self, contacts: int = 500, companies: int = 100, deals: int = 200, seed: int = 1) -> None:
+    def __init__(
+        self,
+        contacts: int = 500,
+        companies: int = 100,
+        deals: int = 200,
+        seed: int = 1,
+        extra_properties: Mapping[str, Sequence[PropertySpec]] | None = None,
+    ) -> None:
         counts = {"contacts": contacts, "companies": companies, "deals": deals}
         for object_type, count in counts.items():
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
@@ -45,6 +63,8 @@ class HubSpotDataset:
         self.seed = seed
         self.seeded_counts = dict(counts)
         self._generator = RecordGenerator(seed, counts)
+        # Readers take a schema without the lock. Writers replace a whole schema while holding it.
+        self._schemas = _build_schemas(extra_properties or {})
         self._lock = threading.Lock()
         self._generated: dict[str, dict[int, Record]] = {}
         self._tables = {
@@ -71,6 +91,43 @@ class HubSpotDataset:
             records.append(record)
         return records
 
+    def schema(self, object_type: str) -> ObjectSchema:
+        """Return the current property definitions of ``object_type``."""
+        self._table(object_type)
+        return self._schemas[object_type]
+
+    def add_property(self, object_type: str, spec: PropertySpec) -> PropertySpec:
+        """Add a property to ``object_type`` and return its definition with defaults filled in.
+
+        Existing records have the property unset. An empty field type or group name
+        becomes the default of the type and of the object type. Raises
+        PropertyExistsError when the name is taken, and ValueError for an invalid definition.
+        """
+        table = self._table(object_type)
+        with self._lock:
+            schema = with_property(self._schemas[object_type], spec)
+            self._schemas[object_type] = schema
+            table.version += 1
+        return schema.by_name[spec.name]
+
+    def redefine_property(
+        self, object_type: str, name: str, new_type: str, *, options: Sequence[str] | None = None
+    ) -> PropertySpec:
+        """Change the type of a property, as a HubSpot admin can, and return the new definition.
+
+        Stored values stay as they are, even those the new type would reject.
+        Later upserts are validated against the new type, and search filters and
+        sorts compare values as the new type. ``options`` sets the values of an
+        enumeration. Raises PropertyNotFoundError for an unknown property, and
+        ValueError for an invalid type or for the id, create date and last-modified date.
+        """
+        table = self._table(object_type)
+        with self._lock:
+            schema = with_property_type(self._schemas[object_type], name, new_type, options)
+            self._schemas[object_type] = schema
+            table.version += 1
+        return schema.by_name[name]
+
     def count(self, object_type: str, *, archived: bool = False) -> int:
         """Return the number of active records, or of archived ones when ``archived`` is true."""
         table = self._table(object_type)
@@ -78,7 +135,7 @@ class HubSpotDataset:
             return len(table.archived_ids if archived else table.active_ids)
 
     def version(self, object_type: str) -> int:
-        """Return a counter that changes whenever a record of ``object_type`` changes."""
+        """Return a counter that changes whenever a record or a property definition of ``object_type`` changes."""
         table = self._table(object_type)
         with self._lock:
             return table.version
@@ -130,7 +187,7 @@ class HubSpotDataset:
         self,
         object_type: str,
         record_id: int | str | None,
-        properties: dict[str, str | None],
+        properties: Mapping[str, object],
         modified_at: datetime | None = None,
     ) -> int:
         """Create or update a record and return its id.
@@ -139,42 +196,51 @@ class HubSpotDataset:
         that does not exist yet creates a record with that id. An update merges
         ``properties`` into the record. The last-modified property and ``updatedAt``
         become ``modified_at`` (a naive datetime is taken as UTC), or the value of the
-        last-modified property in ``properties``, or the current time. Raises
-        ValueError for an unknown property, an invalid value or an archived id.
+        last-modified property in ``properties``, or the current time. Any instant
+        from year 1 to 9999 is accepted, even one before the record's create date.
+        A number property stores the text of a ``str`` or ``Decimal`` value unchanged,
+        and ``str()`` of an int or float. Raises ValueError for an unknown property,
+        an invalid value or an archived id.
         """
         table = self._table(object_type)
-        schema = SCHEMAS[object_type]
-        values = _normalise_properties(schema, properties)
-        last_modified = schema.last_modified_property
-        if modified_at is not None:
-            modified = format_ms(datetime_to_ms(modified_at))
-        else:
-            modified = values.get(last_modified) or format_ms(now_ms())
-        values[last_modified] = modified
         requested_id = None if record_id is None else _parse_record_id(record_id)
+        given_modified = None if modified_at is None else format_ms(datetime_to_ms(modified_at))
 
         with self._lock:
+            # Validated while holding the lock, so that redefine_property cannot change a type between
+            # validation and storage.
+            schema = self._schemas[object_type]
+            values = _normalise_properties(schema, properties)
+            last_modified = schema.last_modified_property
+            modified = given_modified or values.get(last_modified) or format_ms(now_ms())
+            values[last_modified] = modified
             new_id = table.next_id if requested_id is None else requested_id
             if new_id in table.stored and table.stored[new_id].archived_at is not None:
                 raise ValueError(f"{object_type} record {new_id} is archived and cannot be updated")
-            position = bisect.bisect_left(table.active_ids, new_id)
-            exists = position < len(table.active_ids) and table.active_ids[position] == new_id
-            if exists:
-                current = table.stored.get(new_id) or self._generator.generate(object_type, new_id)
-                merged = {**current.properties, **values}
-                created = merged["createdate"] or current.created_at
-                table.stored[new_id] = current._replace(properties=merged, created_at=created, updated_at=modified)
-            else:
-                created = values.get("createdate") or modified
-                fresh: dict[str, str | None] = {spec.name: None for spec in schema.properties}
-                fresh.update(values)
-                fresh["hs_object_id"] = str(new_id)
-                fresh["createdate"] = created
-                table.stored[new_id] = Record(new_id, fresh, created, modified)
-                table.active_ids.insert(position, new_id)
-                table.next_id = max(table.next_id, new_id + 1)
+            self._store_locked(table, schema, new_id, values, modified)
             table.version += 1
         return new_id
+
+    def _store_locked(
+        self, table: _Table, schema: ObjectSchema, record_id: int, values: dict[str, str | None], modified: str
+    ) -> None:
+        """Merge ``values`` into an active record, or insert a new one. The caller holds the lock."""
+        position = bisect.bisect_left(table.active_ids, record_id)
+        exists = position < len(table.active_ids) and table.active_ids[position] == record_id
+        if exists:
+            current = table.stored.get(record_id) or self._generator.generate(schema.object_type, record_id)
+            merged = {**current.properties, **values}
+            created = merged["createdate"] or current.created_at
+            table.stored[record_id] = current._replace(properties=merged, created_at=created, updated_at=modified)
+            return
+        created = values.get("createdate") or modified
+        fresh: dict[str, str | None] = {spec.name: None for spec in schema.properties}
+        fresh.update(values)
+        fresh["hs_object_id"] = str(record_id)
+        fresh["createdate"] = created
+        table.stored[record_id] = Record(record_id, fresh, created, modified)
+        table.active_ids.insert(position, record_id)
+        table.next_id = max(table.next_id, record_id + 1)
 
     def archive(self, object_type: str, record_id: int | str, at: datetime | None = None) -> None:
         """Archive an active record at ``at``, which defaults to now. A naive datetime is taken as UTC.
@@ -205,7 +271,22 @@ def _parse_record_id(record_id: int | str) -> int:
     return parsed
 
 
-def _normalise_properties(schema: ObjectSchema, properties: dict[str, object]) -> dict[str, str | None]:
+def _build_schemas(extra_properties: Mapping[str, Sequence[PropertySpec]]) -> dict[str, ObjectSchema]:
+    """Return the built-in schemas with ``extra_properties`` added, leaving ``SCHEMAS`` unchanged."""
+    schemas = dict(SCHEMAS)
+    for object_type, specs in extra_properties.items():
+        if object_type not in schemas:
+            raise ValueError(
+                f"extra_properties names unknown object type {object_type!r}, expected one of {', '.join(OBJECT_TYPES)}"
+            )
+        if isinstance(specs, PropertySpec):
+            raise ValueError(f"extra_properties[{object_type!r}] must be a list of PropertySpec, not a single one")
+        for spec in specs:
+            schemas[object_type] = with_property(schemas[object_type], spec)
+    return schemas
+
+
+def _normalise_properties(schema: ObjectSchema, properties: Mapping[str, object]) -> dict[str, str | None]:
     """Validate property values and convert them to the stored string forms."""
     normalised: dict[str, str | None] = {}
     for name, value in properties.items():
@@ -214,32 +295,31 @@ def _normalise_properties(schema: ObjectSchema, properties: dict[str, object]) -
             raise ValueError(f"property {name!r} does not exist on {schema.object_type}")
         if name == "hs_object_id":
             continue
-        if value is None:
-            normalised[name] = None
-            continue
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        if spec.type == "datetime":
-            normalised[name] = canonical_datetime(value)
-        elif spec.type == "date":
-            normalised[name] = canonical_date(value)
-        elif spec.type == "number":
-            text = str(value)
-            try:
-                float(text)
-            except ValueError:
-                raise ValueError(f"property {name!r} expects a number, got {value!r}") from None
-            normalised[name] = text
-        elif spec.type == "bool":
-            text = str(value).lower()
-            if text not in ("true", "false"):
-                raise ValueError(f"property {name!r} expects 'true' or 'false', got {value!r}")
-            normalised[name] = text
-        elif spec.type == "enumeration":
-            text = str(value)
-            if text not in spec.options:
-                raise ValueError(f"property {name!r} expects one of {', '.join(spec.options)}, got {value!r}")
-            normalised[name] = text
-        else:
-            normalised[name] = str(value)
+        normalised[name] = None if value is None else _normalise_value(spec, value)
     return normalised
+
+
+def _normalise_value(spec: PropertySpec, value: object) -> str:
+    name = spec.name
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    if spec.type == "datetime":
+        return canonical_datetime(value)
+    if spec.type == "date":
+        return canonical_date(value)
+    if spec.type == "number":
+        text = str(value)
+        if not _DECIMAL_NUMBER.match(text):
+            raise ValueError(f"property {name!r} expects a number, got {value!r}")
+        return text
+    if spec.type == "bool":
+        text = str(value).lower()
+        if text not in ("true", "false"):
+            raise ValueError(f"property {name!r} expects 'true' or 'false', got {value!r}")
+        return text
+    if spec.type == "enumeration":
+        text = str(value)
+        if text not in spec.options:
+            raise ValueError(f"property {name!r} expects one of {', '.join(spec.options)}, got {value!r}")
+        return text
+    return str(value)

@@ -16,8 +16,9 @@ def json_property_keys(property_names: Iterable[str]) -> PropertyKeys:
 class Record(NamedTuple):
     """A stored record. Replace it (``_replace``) to change it, because readers share instances without a lock.
 
-    ``properties`` contains every property of the object type, with None for an
-    unset value. Timestamps are stored in HubSpot's ISO-8601 form.
+    ``properties`` maps property names to values, with None for an unset value.
+    A property missing from it is unset too: seeded records lack custom properties,
+    and older records lack properties added after them. Timestamps are stored in HubSpot's ISO-8601 form.
     """
 
     id: int

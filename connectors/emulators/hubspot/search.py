@@ -12,7 +12,7 @@ from typing import Any, Callable
 from .dataset import HubSpotDataset
 from .errors import validation_error
 from .record import Record
-from .schema import SCHEMAS, ObjectSchema, PropertySpec
+from .schema import ObjectSchema, PropertySpec
 from .timeutil import canonical_date, canonical_datetime
 
 DEFAULT_SEARCH_LIMIT = 10
@@ -51,9 +51,10 @@ class Condition:
 
 @dataclass(frozen=True)
 class SearchRequest:
-    """A validated search body."""
+    """A validated search body, with the schema it was validated against."""
 
     object_type: str
+    schema: ObjectSchema
     filter_groups: tuple[tuple[Condition, ...], ...]
     sorts: tuple[tuple[str, bool], ...]
     text_query: str | None
@@ -78,16 +79,40 @@ def _typed(spec: PropertySpec, value: object) -> Any:
     return str(value)
 
 
+def _number_or_none(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _stored_key(spec: PropertySpec) -> Callable[[str], Any]:
-    """Return the conversion applied to stored values before comparing them."""
+    """Return the conversion applied to stored values before comparing them.
+
+    It returns None for a value that cannot be read as the property's type, which
+    happens to values stored before ``redefine_property`` changed the type to number.
+    """
     if spec.type == "number":
-        return float
+        return _number_or_none
     return str
+
+
+def _on_readable(test: Callable[[Any], bool], convert: Callable[[str], Any]) -> Predicate:
+    """Return a predicate that applies ``test`` to the converted value. Unset and unreadable values never match."""
+    # NOTE: HubSpot's handling of values stored before a type change is not reproduced.
+
+    def predicate(value: str | None) -> bool:
+        if value is None:
+            return False
+        converted = convert(value)
+        return converted is not None and bool(test(converted))
+
+    return predicate
 
 
 def _comparison(operator_name: str, target: Any, convert: Callable[[str], Any]) -> Predicate:
     compare = _COMPARISONS[operator_name]
-    return lambda value: value is not None and bool(compare(convert(value), target))
+    return _on_readable(lambda converted: compare(converted, target), convert)
 
 
 def _parse_condition(schema: ObjectSchema, raw: Any) -> Condition:
@@ -116,11 +141,11 @@ def _parse_condition(schema: ObjectSchema, raw: Any) -> Condition:
                 raise validation_error(f"Invalid filter on {name}: operator {operator_name} needs a values list.")
             members = {_typed(spec, item) for item in values}
             wanted = operator_name == "IN"
-            return Condition(name, lambda value: value is not None and (convert(value) in members) == wanted)
+            return Condition(name, _on_readable(lambda converted: (converted in members) == wanted, convert))
         if operator_name == "BETWEEN":
             low = _typed(spec, raw.get("value"))
             high = _typed(spec, raw.get("highValue"))
-            return Condition(name, lambda value: value is not None and low <= convert(value) <= high)
+            return Condition(name, _on_readable(lambda converted: low <= converted <= high, convert))
         return Condition(name, _comparison(operator_name, _typed(spec, raw.get("value")), convert))
     except (TypeError, ValueError) as error:
         raise validation_error(f"Invalid filter value for {name} ({spec.type}): {error}") from None
@@ -188,11 +213,10 @@ def _parse_int(raw: Any, field_name: str, default: int) -> int:
     return value
 
 
-def parse_search_request(object_type: str, body: Any) -> SearchRequest:
-    """Validate a search body. Raises ApiError (400) describing the first problem found."""
+def parse_search_request(schema: ObjectSchema, body: Any) -> SearchRequest:
+    """Validate a search body against ``schema``. Raises ApiError (400) describing the first problem found."""
     if not isinstance(body, dict):
         raise validation_error("The search body must be a JSON object.")
-    schema = SCHEMAS[object_type]
     limit = _parse_int(body.get("limit"), "limit", DEFAULT_SEARCH_LIMIT)
     if limit < 1 or limit > MAX_SEARCH_LIMIT:
         raise validation_error(f"Invalid limit {limit}: the search limit must be between 1 and {MAX_SEARCH_LIMIT}.")
@@ -217,7 +241,8 @@ def parse_search_request(object_type: str, body: Any) -> SearchRequest:
     sorts_raw = body.get("sorts")
     cache_key = json.dumps([filter_groups_raw, sorts_raw, text_query], sort_keys=True, default=str)
     return SearchRequest(
-        object_type=object_type,
+        object_type=schema.object_type,
+        schema=schema,
         filter_groups=_parse_filter_groups(schema, filter_groups_raw),
         sorts=_parse_sorts(schema, sorts_raw),
         text_query=text_query or None,
@@ -252,13 +277,15 @@ def _sort_records(records: list[Record], schema: ObjectSchema, sorts: tuple[tupl
     """Sort in place. Records arrive in id order and the sorts are stable, so ties stay in ascending id order.
 
     Unset values sort before set ones in ascending order and after them in descending order.
+    Values that cannot be read as the property's type sort as unset.
     """
     for name, descending in reversed(sorts):
         convert = _stored_key(schema.by_name[name])
 
         def key(record: Record, name: str = name, convert: Callable[[str], Any] = convert) -> tuple[int, Any]:
             value = record.properties.get(name)
-            return (0, 0) if value is None else (1, convert(value))
+            converted = None if value is None else convert(value)
+            return (0, 0) if converted is None else (1, converted)
 
         records.sort(key=key, reverse=descending)
 
@@ -282,7 +309,7 @@ class SearchEngine:
                 return cached
 
         version, records = self._dataset.snapshot(object_type)
-        schema = SCHEMAS[object_type]
+        schema = request.schema
         if request.filter_groups:
             records = [record for record in records if _matches(record, request.filter_groups)]
         if request.text_query:
@@ -290,6 +317,9 @@ class SearchEngine:
             records = [record for record in records if _text_matches(record, schema, needle)]
         _sort_records(records, schema, request.sorts)
         ids = [record.id for record in records]
+        if self._dataset.schema(object_type) is not schema:
+            # The property definitions changed after the request was parsed, so the version may be newer than them.
+            return ids
 
         with self._lock:
             self._cache[(object_type, version, request.cache_key)] = ids

@@ -9,12 +9,13 @@ from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 from urllib.parse import urlsplit
 
 from .control import handle_control
 from .dataset import HubSpotDataset
 from .errors import ApiError
+from .schema import PropertySpec
 from .service import ApiRequest, HubSpotService, Response, json_response
 
 logger = logging.getLogger(__name__)
@@ -223,6 +224,16 @@ class HubSpotEmulator:
             "delay_seconds": delay_seconds,
         }
         return self._service.faults.add(spec).to_json()
+
+    def add_property(self, object_type: str, spec: PropertySpec) -> PropertySpec:
+        """Add a property to ``object_type`` (see ``HubSpotDataset.add_property``) and return its definition."""
+        return self._service.dataset.add_property(object_type, spec)
+
+    def redefine_property(
+        self, object_type: str, name: str, new_type: str, *, options: Sequence[str] | None = None
+    ) -> PropertySpec:
+        """Change the type of a property (see ``HubSpotDataset.redefine_property``) and return its definition."""
+        return self._service.dataset.redefine_property(object_type, name, new_type, options=options)
 
     def clear_faults(self) -> None:
         self._service.faults.clear()
