@@ -165,3 +165,41 @@ class SyncRun(Base):
     # {stream: {"rowsSynced", "rowsCreated", "rowsUpdated", "tableName", "cursor"}}
     stream_stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class WebhookEvent(Base):
+    """A webhook delivery; the Dagster sensor turns pending events into runs."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (UniqueConstraint("connection_id", "delivery_key"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), index=True)
+    # The provider's delivery id when it sends one, else a hash of the body: repeats share it.
+    delivery_key: Mapped[str] = mapped_column(String(128))
+    # PENDING until the sensor handles it, then LAUNCHED, COALESCED (folded into another run) or SKIPPED.
+    status: Mapped[str] = mapped_column(String(16), default="PENDING", index=True)
+    sync_run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    source_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    body_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(default=utc_now)
+    processed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class AuditEntry(Base):
+    """Who did what to which resource, when and from which address; never secret values."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    organisation_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    workspace_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    actor_user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    actor_api_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    source_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)

@@ -66,7 +66,6 @@ def upgrade() -> None:
     sa.Column('slug', sa.String(length=64), nullable=False),
     sa.Column('type', sa.String(length=32), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('active_connection_id', sa.String(length=32), nullable=True),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('credentials_encrypted', sa.Text(), nullable=False),
     sa.Column('credential_fields', sa.JSON(), nullable=False),
