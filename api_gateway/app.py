@@ -9,6 +9,7 @@ from litestar.openapi import OpenAPIConfig
 
 from api_gateway.auth import ApiKeyAuthenticationMiddleware
 from api_gateway.controllers.connection_checks import ConnectionChecksController
+from api_gateway.controllers.connection_state import ConnectionStateController
 from api_gateway.controllers.connections import ConnectionsController
 from api_gateway.controllers.connector_types import ConnectorTypesController
 from api_gateway.controllers.health import HealthController
@@ -35,6 +36,7 @@ def pipelines_router() -> Router:
             ConnectorTypesController,
             ConnectionChecksController,
             ConnectionsController,
+            ConnectionStateController,
             RunsController,
             TablesController,
         ],

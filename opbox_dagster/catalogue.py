@@ -11,7 +11,7 @@ from sqlalchemy import inspect, select
 from connectors.registry import CATALOGUE
 from resources.app_db.models import Connection, Workspace
 from resources.app_db.session import get_engine, session_scope
-from resources.destination import table_name
+from resources.destination import connection_table
 from resources.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -24,14 +24,19 @@ class ConnectionEntry:
     workspace_id: str
     workspace_slug: str
     connection_slug: str
+    table_prefix: str | None
     name: str
     type: str
     enabled: bool
     config: dict[str, Any]
     schedule: dict[str, Any] | None
 
+    @property
+    def slug(self) -> str:
+        return self.connection_slug
+
     def table(self, stream: str) -> str:
-        return table_name(self.name, stream, own_tables=bool(self.config.get("createOwnTables")))
+        return connection_table(self, stream)
 
 
 def load_connection_entries(settings: Settings) -> list[ConnectionEntry]:
@@ -51,6 +56,7 @@ def load_connection_entries(settings: Settings) -> list[ConnectionEntry]:
                 workspace_id=connection.workspace_id,
                 workspace_slug=workspace_slug,
                 connection_slug=connection.slug,
+                table_prefix=connection.table_prefix,
                 name=connection.name,
                 type=connection.type,
                 enabled=connection.enabled,

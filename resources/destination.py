@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import dlt
 from dlt.common.destination import Destination
@@ -39,6 +39,29 @@ def table_base_name(connection_name: str, *, own_tables: bool) -> str:
 
 def table_name(connection_name: str, stream: str, *, own_tables: bool) -> str:
     return f"{table_base_name(connection_name, own_tables=own_tables)}__{snake_case(stream)}"
+
+
+class NamedForTables(Protocol):
+    name: str
+    slug: str
+    table_prefix: str | None
+    config: dict[str, Any]
+
+
+def connection_table_prefix(connection: NamedForTables) -> str:
+    """Return the prefix of a connection's tables.
+
+    Shared tables (the default) use the prefix fixed at creation, which variants copy from their
+    source. ``config.createOwnTables`` switches to the connection's own slug, which is unique in
+    the workspace and survives renames.
+    """
+    if (connection.config or {}).get("createOwnTables"):
+        return connection.slug
+    return connection.table_prefix or table_base_name(connection.name, own_tables=False)
+
+
+def connection_table(connection: NamedForTables, stream: str) -> str:
+    return f"{connection_table_prefix(connection)}__{snake_case(stream)}"
 
 
 def dlt_destination(settings: Settings) -> Destination:

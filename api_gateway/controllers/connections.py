@@ -121,8 +121,7 @@ def apply_update(
     validate_update_fields(payload, connection.type)
     connector = connector_class(connection.type)
     if "name" in payload:
-        # NOTE: table names derive from the connection name, so after a rename the next sync
-        # writes to new tables and the old ones stay as they are.
+        # Tables keep their prefix (fixed at creation), so a rename does not move the data.
         connection.name = validate_name(payload["name"])
     if "credentials" in payload:
         store_credentials(connection, vault, validate_credentials(connector, payload["credentials"]))

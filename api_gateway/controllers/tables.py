@@ -22,7 +22,7 @@ from connectors.errors import ConnectorError, UnknownStream
 from connectors.registry import connector_class
 from resources.app_db.models import Connection, SyncRun
 from resources.app_db.session import session_scope
-from resources.destination import dataset_name, read_connection, table_name
+from resources.destination import connection_table, dataset_name, read_connection
 from resources.destination_tables import count_rows, list_columns, read_rows
 from resources.services.connections import get_connection
 from resources.services.errors import ValidationFailed
@@ -35,8 +35,7 @@ RUN_SCAN_BATCH = 100
 
 
 def connection_table_name(connection: Connection, stream: str) -> str:
-    own_tables = bool((connection.config or {}).get("createOwnTables"))
-    return table_name(connection.name, stream, own_tables=own_tables)
+    return connection_table(connection, stream)
 
 
 def last_synced_by_stream(session: Session, connection: Connection, streams: list[str]) -> dict[str, datetime]:

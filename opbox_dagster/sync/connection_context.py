@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +12,8 @@ from connectors.base import Connector
 from connectors.registry import connector_class
 from resources.app_db.models import Connection, Workspace
 from resources.app_db.session import session_scope
-from resources.destination import dataset_name, table_name
+from resources.destination import connection_table, dataset_name
+from resources.instants import parse_instant
 from resources.settings import Settings
 from resources.vault import load_vault
 
@@ -27,6 +28,7 @@ class ConnectionContext:
     workspace_id: str
     workspace_slug: str
     slug: str
+    table_prefix: str | None
     name: str
     type: str
     config: dict[str, Any]
@@ -42,14 +44,13 @@ class ConnectionContext:
         return dataset_name(self.workspace_slug)
 
     def table(self, stream: str) -> str:
-        return table_name(self.name, stream, own_tables=self.own_tables)
+        return connection_table(self, stream)
 
     def saved_cursor(self, stream: str) -> datetime | None:
         value = (self.sync_state.get("streams") or {}).get(stream, {}).get("cursor")
         if not value:
             return None
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parse_instant(str(value))
 
     def connector(self) -> Connector:
         return connector_class(self.type)(self.credentials, self.config)
@@ -72,6 +73,7 @@ def load_connection_context(settings: Settings, connection_id: str) -> Connectio
             workspace_id=connection.workspace_id,
             workspace_slug=workspace_slug,
             slug=connection.slug,
+            table_prefix=connection.table_prefix,
             name=connection.name,
             type=connection.type,
             config=dict(connection.config or {}),

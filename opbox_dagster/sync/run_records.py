@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from resources.app_db.models import Connection, SyncRun, utc_now
 from resources.app_db.session import session_scope
+from resources.instants import format_instant, parse_instant
 from resources.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class StreamOutcome:
             "rowsUnchanged": self.rows_unchanged,
             "rowsDeleted": self.rows_deleted,
             "warnings": len(self.warnings),
-            "cursor": self.cursor.isoformat() if self.cursor else None,
+            "cursor": format_instant(self.cursor) if self.cursor else None,
         }
 
 
@@ -118,10 +119,6 @@ def start_run(settings: Settings, sync_run_id: str, dagster_run_id: str) -> bool
         return True
 
 
-def _format_cursor(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def complete_run(settings: Settings, sync_run_id: str, outcomes: list[StreamOutcome]) -> bool:
     """Mark the run COMPLETED and advance its streams' cursors in one transaction."""
     with session_scope(settings.database_url) as session:
@@ -151,9 +148,9 @@ def complete_run(settings: Settings, sync_run_id: str, outcomes: list[StreamOutc
                 if item.cursor is None:
                     continue
                 saved = streams.get(item.stream, {}).get("cursor")
-                saved_instant = datetime.fromisoformat(saved.replace("Z", "+00:00")) if saved else None
+                saved_instant = parse_instant(saved) if saved else None
                 if saved_instant is None or item.cursor > saved_instant:
-                    streams[item.stream] = {"cursor": _format_cursor(item.cursor)}
+                    streams[item.stream] = {"cursor": format_instant(item.cursor)}
                     changed = True
             if changed:
                 connection.sync_state = {"version": int(state.get("version", 0)) + 1, "streams": streams}

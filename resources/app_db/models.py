@@ -129,6 +129,9 @@ class Connection(Base):
     notify_user_ids: Mapped[list[str]] = mapped_column(default=list)
     # {"version": N, "streams": {stream: {"cursor": ISO-8601}}}: the only truth for cursors.
     sync_state: Mapped[dict[str, Any]] = mapped_column(default=lambda: {"version": 0, "streams": {}})
+    # Prefix of the shared tables, fixed at creation so renames keep the tables; variants copy
+    # their source's prefix. Null on rows created before it existed (then derived from the name).
+    table_prefix: Mapped[str | None] = mapped_column(String(64), nullable=True)
     variant_group_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     variant_label: Mapped[str | None] = mapped_column(String(64), nullable=True)
     webhook_token_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -13,6 +13,7 @@ from connectors.errors import ConnectorError, InvalidConfig, InvalidCredentials
 from connectors.network_guard import validate_base_url
 from connectors.registry import connector_class
 from resources.app_db.models import Connection
+from resources.destination import table_base_name
 from resources.secrets_hashing import hash_secret, new_webhook_token
 from resources.services.errors import NotFound, ValidationFailed
 from resources.services.slugs import unique_slug
@@ -159,6 +160,7 @@ def create_connection(
         schedule=data.schedule,
         notify_user_ids=data.notify_user_ids,
         created_by_user_id=created_by_user_id,
+        table_prefix=table_base_name(data.name, own_tables=False),
     )
     store_credentials(connection, vault, data.credentials)
     assign_webhook_token(connection, vault)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import email.utils
+import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 
 import pyarrow as pa
@@ -156,3 +158,32 @@ def test_error_object_in_success_answer_fails(emulator: HubSpotEmulator) -> None
 
     with pytest.raises(ProviderError, match="internal search failure"):
         read_all(fast_retry_connector(emulator.base_url), "companies")
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "minimum_gap_seconds"),
+    [
+        pytest.param(lambda: "2", 2.0, id="seconds"),
+        # An HTTP date has one-second resolution, so the wait may be up to a second shorter.
+        pytest.param(lambda: email.utils.formatdate(time.time() + 2, usegmt=True), 1.0, id="http-date"),
+    ],
+)
+def test_retry_after_is_honoured(
+    emulator: HubSpotEmulator, retry_after: Callable[[], str], minimum_gap_seconds: float
+) -> None:
+    emulator.add_fault(
+        "/crm/v3/objects/companies",
+        status=429,
+        body={"status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT"},
+        headers={"Retry-After": retry_after()},
+        times=1,
+    )
+
+    table = read_all(fast_retry_connector(emulator.base_url), "companies")
+
+    assert table.num_rows == 30
+    attempts = [item for item in emulator.requests() if item["path"] == "/crm/v3/objects/companies"]
+    assert [item["status"] for item in attempts[:2]] == [429, 200]
+    assert len(attempts) == 2
+    assert attempts[1]["at"] - attempts[0]["at"] >= minimum_gap_seconds
+    assert attempts[1]["at"] - attempts[0]["at"] < 5.0

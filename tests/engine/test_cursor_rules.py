@@ -10,6 +10,7 @@ import pytest
 
 from connectors.emulators.hubspot.dataset import HubSpotDataset
 from connectors.emulators.hubspot.server import HubSpotEmulator, start_hubspot_emulator
+from resources.instants import format_instant
 from tests.engine.harness import Engine
 
 TOKEN = "pat-engine-token-77"
@@ -41,7 +42,7 @@ def test_boundary_record_sharing_cursor_is_loaded(engine: Engine, emulator: HubS
     connection = engine.create_connection("Boundary CRM", emulator.base_url, TOKEN)
     first = engine.sync(connection, ["contacts"])
     assert first.status == "COMPLETED", first.error
-    assert engine.cursor(connection, "contacts") == "2026-03-01T10:00:00Z"
+    assert engine.cursor(connection, "contacts") == "2026-03-01T10:00:00.000Z"
     c = dataset.upsert("contacts", None, {"email": "c@example.com"}, T2)
 
     second = engine.sync(connection, ["contacts"])
@@ -59,7 +60,7 @@ def test_cursor_is_newest_observed_value_not_clock(engine: Engine, emulator: Hub
     run = engine.sync(connection, ["contacts"])
 
     assert run.status == "COMPLETED", run.error
-    assert engine.cursor(connection, "contacts") == "2026-03-01T09:00:00Z"
+    assert engine.cursor(connection, "contacts") == "2026-03-01T09:00:00.000Z"
 
 
 def test_record_changed_during_run_is_loaded_by_next_run(engine: Engine, big_emulator: HubSpotEmulator) -> None:
@@ -81,7 +82,7 @@ def test_record_changed_during_run_is_loaded_by_next_run(engine: Engine, big_emu
     assert after.status == "COMPLETED", after.error
     rows = engine.query("SELECT firstname FROM {table} WHERE id = '5'", "Long CRM", "contacts")
     assert rows == [("changed mid-run",)]
-    assert engine.cursor(connection, "contacts") == changed_at.isoformat().replace("+00:00", "Z")
+    assert engine.cursor(connection, "contacts") == format_instant(changed_at)
 
 
 def test_repeated_page_token_fails_naming_stream(engine: Engine, big_emulator: HubSpotEmulator) -> None:
@@ -147,7 +148,7 @@ def test_state_does_not_depend_on_trigger(engine: Engine, emulator: HubSpotEmula
     assert (scheduled.rows_created, scheduled.rows_updated) == (1, 0)
     assert (webhook.rows_created, webhook.rows_updated) == (1, 0)
     assert len(contact_ids(engine, "Trigger CRM")) == 3
-    assert engine.cursor(connection, "contacts") == "2026-03-01T11:00:00Z"
+    assert engine.cursor(connection, "contacts") == "2026-03-01T11:00:00.000Z"
 
 
 def test_archived_records_are_marked_not_dropped(engine: Engine, big_emulator: HubSpotEmulator) -> None:
@@ -184,4 +185,4 @@ def test_cursor_compares_offsets_as_instants(engine: Engine, emulator: HubSpotEm
     run = engine.sync(connection, ["contacts"])
 
     assert run.rows_created == 1
-    assert engine.cursor(connection, "contacts") == "2026-03-01T10:00:00Z"
+    assert engine.cursor(connection, "contacts") == "2026-03-01T10:00:00.000Z"
