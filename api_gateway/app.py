@@ -15,9 +15,11 @@ from api_gateway.controllers.connector_types import ConnectorTypesController
 from api_gateway.controllers.health import HealthController
 from api_gateway.controllers.runs import RunsController
 from api_gateway.controllers.tables import TablesController
+from api_gateway.controllers.webhook_url import WebhookUrlController
 from api_gateway.dagster_client import DagsterClient
 from api_gateway.dependencies import gateway_dependencies, pipelines_dependencies
 from api_gateway.errors import MAX_BODY_BYTES, exception_handlers
+from api_gateway.rate_limits import AUTH_FAILURES_PER_MINUTE, SlidingWindowLimiter
 from resources.settings import Settings, load_settings
 from resources.vault import load_vault
 
@@ -39,6 +41,7 @@ def pipelines_router() -> Router:
             ConnectionStateController,
             RunsController,
             TablesController,
+            WebhookUrlController,
         ],
         middleware=[DefineMiddleware(ApiKeyAuthenticationMiddleware, exclude_from_auth_key="exclude_from_auth")],
         dependencies=pipelines_dependencies(),
@@ -56,7 +59,15 @@ def create_app(settings: Settings | None = None, *, dagster: DagsterClient | Non
         dagster = DagsterClient(settings.dagster_url)
     return Litestar(
         route_handlers=[HealthController, pipelines_router()],
-        state=State({"settings": settings, "vault": load_vault(settings), "dagster": dagster}),
+        state=State(
+            {
+                "settings": settings,
+                "vault": load_vault(settings),
+                "dagster": dagster,
+                # Failed authentications per client address, counted by the API-key middleware.
+                "auth_failures": SlidingWindowLimiter(AUTH_FAILURES_PER_MINUTE),
+            }
+        ),
         dependencies=gateway_dependencies(),
         exception_handlers=exception_handlers(),
         request_max_body_size=MAX_BODY_BYTES,

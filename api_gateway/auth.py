@@ -8,6 +8,7 @@ of that workspace. Organisation-level MEMBER and VIEWER rows grant nothing on th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,11 +22,14 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from api_gateway.errors import Forbidden, Unauthorised, WorkspaceNotFound, WorkspaceRequired
+from api_gateway.rate_limits import SlidingWindowLimiter, too_many_requests
 from resources.app_db.models import ApiKey, Membership, User, Workspace, utc_now
 from resources.app_db.session import session_scope
 from resources.secrets_hashing import API_KEY_PREFIX
 from resources.services.identity import find_api_key, touch_api_key
 from resources.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 WORKSPACE_HEADER = "X-Opbox-Workspace"
 ROLE_RANK = {"VIEWER": 1, "MEMBER": 2, "ADMIN": 3, "OWNER": 4}
@@ -45,6 +49,8 @@ class Caller:
     workspace_id: str
     workspace_slug: str
     role: str
+    # The client address as the server sees it: the proxy's address when behind one.
+    source_ip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,9 @@ def workspace_role(session: Session, user_id: str, workspace: Workspace) -> str 
     return max(roles, key=ROLE_RANK.__getitem__, default=None)
 
 
-def _select_workspace(settings: Settings, owner: _KeyOwner, header: str | None) -> Caller:
+def _select_workspace(
+    settings: Settings, owner: _KeyOwner, header: str | None, source_ip: str | None = None
+) -> Caller:
     reference = (header or "").strip() or owner.default_workspace_id
     if not reference:
         raise WorkspaceRequired(
@@ -128,30 +136,57 @@ def _select_workspace(settings: Settings, owner: _KeyOwner, header: str | None) 
             workspace_id=workspace.id,
             workspace_slug=workspace.slug,
             role=role,
+            source_ip=source_ip,
         )
 
 
-def resolve_caller(settings: Settings, authorization: str | None, workspace_header: str | None) -> Caller:
+def resolve_caller(
+    settings: Settings, authorization: str | None, workspace_header: str | None, source_ip: str | None = None
+) -> Caller:
     """Authenticate the key, record its use and resolve the active workspace and role."""
     owner = _authenticate(settings, parse_bearer_key(authorization))
-    return _select_workspace(settings, owner, workspace_header)
+    return _select_workspace(settings, owner, workspace_header, source_ip)
 
 
 class ApiKeyAuthenticationMiddleware(AbstractAuthenticationMiddleware):
     """Authentication middleware that puts the ``Caller`` in ``request.user``.
 
-    Handlers that need no API key opt out with ``opt={"exclude_from_auth": True}``.
+    Handlers that need no API key opt out with ``opt={"exclude_from_auth": True}``. An address
+    with too many failed authentications in the last minute gets 429 before its key is checked.
     """
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         settings: Settings = connection.app.state.settings
-        caller = await anyio.to_thread.run_sync(
-            resolve_caller,
-            settings,
-            connection.headers.get("authorization"),
-            connection.headers.get(WORKSPACE_HEADER),
-        )
+        failures: SlidingWindowLimiter = connection.app.state.auth_failures
+        address = connection.client.host if connection.client else None
+        wait_seconds = failures.retry_after(address or "unknown")
+        if wait_seconds is not None:
+            raise too_many_requests(wait_seconds)
+        try:
+            caller = await anyio.to_thread.run_sync(
+                resolve_caller,
+                settings,
+                connection.headers.get("authorization"),
+                connection.headers.get(WORKSPACE_HEADER),
+                address,
+            )
+        except Unauthorised:
+            _record_failure(failures, address)
+            raise
         return AuthenticationResult(user=caller, auth=caller.api_key_id)
+
+
+def _record_failure(failures: SlidingWindowLimiter, address: str | None) -> None:
+    failures.record(address or "unknown")
+    if failures.retry_after(address or "unknown") is not None:
+        # Logged once per block: later requests from the address are rejected before this point.
+        logger.warning(
+            "address %s reached %d failed authentications within %d s; its requests get 429 until "
+            "the oldest failure leaves the window",
+            address,
+            failures.limit,
+            failures.window_seconds,
+        )
 
 
 def requires_role(minimum: str) -> Guard:

@@ -68,7 +68,8 @@ class SlidingWindowLimiter:
     def record(self, key: str) -> None:
         """Count one event for ``key`` whatever its current count."""
         with self._lock:
-            self._recent(key, self._clock()).append(self._clock())
+            now = self._clock()
+            self._recent(key, now).append(now)
 
     def reset(self) -> None:
         with self._lock:
@@ -93,9 +94,9 @@ class SlidingWindowLimiter:
         return max(1, math.ceil(events[0] + self.window_seconds - now))
 
 
-def too_many_requests(retry_after_seconds: int, message: str) -> TooManyRequestsException:
+def too_many_requests(retry_after_seconds: int) -> TooManyRequestsException:
     """Return the 429 error; the gateway's handler wraps it in the error envelope with ``Retry-After``."""
-    return TooManyRequestsException(detail=message, headers={"Retry-After": str(retry_after_seconds)})
+    return TooManyRequestsException(headers={"Retry-After": str(retry_after_seconds)})
 
 
 # Shared by the webhook endpoint: call ``webhook_limiter.check(key)`` once per delivery, with the

@@ -20,6 +20,7 @@ from requests import Response
 from requests.auth import AuthBase
 
 from connectors.errors import CredentialsRejected, PaginationError, ProviderError
+from connectors.network_guard import GuardedAdapter, private_network_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ MAX_ATTEMPTS = 5
 BACKOFF_FACTOR_SECONDS = 1.0
 MAX_RETRY_DELAY_SECONDS = 60
 MAX_ERROR_MESSAGE_CHARS = 300
+# Connections kept per host, as in dlt's own adapter.
+POOL_MAX_CONNECTIONS = 50
 
 
 class ProviderRESTClient(RESTClient):
@@ -67,8 +70,14 @@ def build_rest_client(
     secrets: tuple[str, ...] = (),
     max_attempts: int = MAX_ATTEMPTS,
     backoff_factor_seconds: float = BACKOFF_FACTOR_SECONDS,
+    allow_private_network: bool | None = None,
 ) -> ProviderRESTClient:
-    """Return a REST client whose session retries transient failures a bounded number of times."""
+    """Return a REST client whose session retries transient failures a bounded number of times.
+
+    Unless private networks are allowed (by default, when ``OPBOX_ALLOW_PRIVATE_NETWORK`` is
+    set), every request goes through the outbound guard: https only, and no connection to an
+    internal address, checked on the connected socket.
+    """
     session = Client(
         request_timeout=REQUEST_TIMEOUT_SECONDS,
         request_max_attempts=max_attempts,
@@ -80,6 +89,12 @@ def build_rest_client(
     # them once instead.
     session.trust_env = False
     session.proxies.update(getproxies())
+    if allow_private_network is None:
+        allow_private_network = private_network_allowed()
+    if not allow_private_network:
+        adapter = GuardedAdapter(pool_maxsize=POOL_MAX_CONNECTIONS)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
     return ProviderRESTClient(base_url=base_url, auth=auth, session=session, secrets=secrets)
 
 

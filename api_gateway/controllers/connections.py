@@ -31,6 +31,7 @@ from resources.services.connections import (
     validate_notify_user_ids,
     validate_schedule,
 )
+from resources.services.audit import CONNECTION_CREATE, CONNECTION_DELETE, CONNECTION_UPDATE, record_audit
 from resources.services.errors import ValidationFailed
 from resources.settings import Settings
 from resources.vault import Vault
@@ -38,6 +39,7 @@ from resources.vault import Vault
 logger = logging.getLogger(__name__)
 
 UPDATABLE_FIELDS = ("name", "credentials", "config", "schedule", "notifyUserIds", "enabled")
+CREATE_FIELDS = ("name", "type", "credentials", "config", "schedule", "notifyUserIds")
 
 
 def reload_dagster_code(dagster: DagsterClient | None) -> None:
@@ -89,6 +91,16 @@ def merge_config(
     merged = {**current, **update}
     merged = {key: value for key, value in merged.items() if value is not None}
     return validate_config(connector, merged, settings)
+
+
+def reject_unknown_fields(payload: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """Raise ``ValidationFailed`` naming the first top-level field (alphabetically) that is not allowed."""
+    unknown = sorted(set(payload) - set(allowed))
+    if unknown:
+        raise ValidationFailed(
+            f"{unknown[0]} is not a field of this request; allowed fields: {', '.join(allowed)}",
+            field=unknown[0],
+        )
 
 
 def validate_update_fields(payload: dict[str, Any], current_type: str) -> None:
@@ -171,11 +183,15 @@ class ConnectionsController(Controller):
         vault: NamedDependency[Vault],
         dagster: NamedDependency[DagsterClient | None],
     ) -> dict[str, Any]:
+        reject_unknown_fields(payload, CREATE_FIELDS)
         data = parse_connection_input(payload, settings)
         with session_scope(settings.database_url) as session:
             validate_notify_targets(session, caller.organisation_id, data.notify_user_ids)
             connection = create_connection(
                 session, vault, workspace_id=caller.workspace_id, data=data, created_by_user_id=caller.user_id
+            )
+            record_audit(
+                session, caller, CONNECTION_CREATE, target_id=connection.id, details={"type": data.type, "name": data.name}
             )
             body = connection_json(connection)
         logger.info(
@@ -226,6 +242,7 @@ class ConnectionsController(Controller):
                 settings=settings,
                 vault=vault,
             )
+            record_audit(session, caller, CONNECTION_UPDATE, target_id=connection.id, details={"fields": sorted(payload)})
             session.flush()
             body = connection_json(connection)
         logger.info("connection %s updated (%s)", connection_id, ", ".join(sorted(payload)) or "no fields")
@@ -250,7 +267,9 @@ class ConnectionsController(Controller):
             get_connection(session, caller.workspace_id, connection_id)
         cancel_active_run(settings, dagster, connection_id, f"connection deleted by {caller.email}")
         with session_scope(settings.database_url) as session:
-            session.delete(get_connection(session, caller.workspace_id, connection_id))
+            connection = get_connection(session, caller.workspace_id, connection_id)
+            record_audit(session, caller, CONNECTION_DELETE, target_id=connection.id, details={"name": connection.name})
+            session.delete(connection)
         logger.info("connection %s deleted from workspace %s", connection_id, caller.workspace_slug)
         reload_dagster_code(dagster)
         return {"success": True}

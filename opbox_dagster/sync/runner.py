@@ -16,6 +16,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,9 @@ logger = logging.getLogger(__name__)
 # dlt keeps no state of its own between runs: the app database holds the cursors.
 os.environ.setdefault("RESTORE_FROM_DESTINATION", "false")
 DELETED_AT_TYPE = pa.timestamp("us", tz="UTC")
+# How far the provider's clock may run behind ours; the catch-up after a full refresh starts this
+# much before the run began.
+CLOCK_SKEW_MARGIN = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,22 @@ class LoadedStream:
     load_id: str | None
 
 
-def _stream_tables(connector: Connector, request: StreamRead, tracker: StreamTracker) -> Iterator[pa.Table]:
+def _reads(request: StreamRead, started_at: datetime) -> list[StreamRead]:
+    """Return the reads of one stream: the requested one, plus a catch-up after a full refresh.
+
+    A full refresh pages in id order, so a record that changes after its page was read is not
+    seen again, while records changed later may raise the observed cursor past it. The catch-up
+    reads incrementally from the run's start (less a clock-skew margin) and picks such records up.
+    """
+    schema = request.stream
+    if request.start_cursor is not None or "incremental" not in schema.sync_modes or not schema.cursor_field:
+        return [request]
+    return [request, StreamRead(schema, started_at - CLOCK_SKEW_MARGIN, request.warnings)]
+
+
+def _stream_tables(
+    connector: Connector, request: StreamRead, tracker: StreamTracker, started_at: datetime
+) -> Iterator[pa.Table]:
     """Yield the stream's live records, then the ones the provider reports deleted.
 
     A stream that returns nothing still yields one empty table, so its table and declared
@@ -58,10 +77,11 @@ def _stream_tables(connector: Connector, request: StreamRead, tracker: StreamTra
     """
     schema = request.stream
     empty = True
-    for table in connector.read(request, schema):
-        if table.num_rows:
-            empty = False
-            yield tracker.observe(table.append_column(DELETED_AT_COLUMN, pa.nulls(table.num_rows, DELETED_AT_TYPE)))
+    for read in _reads(request, started_at):
+        for table in connector.read(read, schema):
+            if table.num_rows:
+                empty = False
+                yield tracker.observe(table.append_column(DELETED_AT_COLUMN, pa.nulls(table.num_rows, DELETED_AT_TYPE)))
     for table in connector.read_deleted(request, schema):
         if table.num_rows:
             empty = False
@@ -71,14 +91,16 @@ def _stream_tables(connector: Connector, request: StreamRead, tracker: StreamTra
         yield tracker.tag(columns.empty_table())
 
 
-def _dlt_resource(context: ConnectionContext, connector: Connector, request: StreamRead, tracker: StreamTracker) -> DltResource:
+def _dlt_resource(
+    context: ConnectionContext, connector: Connector, request: StreamRead, tracker: StreamTracker, started_at: datetime
+) -> DltResource:
     schema = request.stream
     columns: dict[str, Any] = {}
     if schema.cursor_field:
         # When a record changes during the run and is read twice, its newest version wins.
         columns[schema.cursor_field] = {"dedup_sort": "desc"}
     return dlt.resource(
-        _stream_tables(connector, request, tracker),
+        _stream_tables(connector, request, tracker, started_at),
         name=context.table(schema.name),
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         primary_key=[CONNECTION_ID_COLUMN, *schema.primary_key],
@@ -105,6 +127,7 @@ def sync_streams(
     on_progress: Callable[[str], None] = lambda message: None,
 ) -> list[LoadedStream]:
     """Load the selected streams and return what each one loaded; the caller commits cursors."""
+    started_at = datetime.now(timezone.utc)
     connector = context.connector()
     schemas = _resolve_schemas(settings, context, connector, streams)
     requests = {name: StreamRead(schemas[name], context.saved_cursor(name)) for name in streams}
@@ -121,7 +144,9 @@ def sync_streams(
         dataset_name=context.dataset,
     )
     try:
-        pipeline.extract([_dlt_resource(context, connector, requests[name], trackers[name]) for name in streams])
+        pipeline.extract(
+            [_dlt_resource(context, connector, requests[name], trackers[name], started_at) for name in streams]
+        )
         for name in streams:
             on_progress(f"stream {name}: read {trackers[name].rows_read} rows")
         pipeline.normalize()

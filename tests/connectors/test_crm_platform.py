@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -187,3 +188,32 @@ def test_retry_after_is_honoured(
     assert len(attempts) == 2
     assert attempts[1]["at"] - attempts[0]["at"] >= minimum_gap_seconds
     assert attempts[1]["at"] - attempts[0]["at"] < 5.0
+
+
+def test_search_pages_through_shared_timestamp(emulator: HubSpotEmulator) -> None:
+    shared = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
+    for record_id in range(1, 451):
+        emulator.dataset.upsert("contacts", record_id, {"lastname": "same time"}, shared if record_id <= 300 else None)
+    connector = fast_retry_connector(emulator.base_url)
+
+    table = read_all(connector, "contacts", datetime(2026, 1, 1, tzinfo=timezone.utc))
+
+    assert set(table.column("id").to_pylist()) == {str(number) for number in range(1, 451)}
+    assert any(item.get("body", {}).get("filterGroups", [{}])[0]["filters"][0]["operator"] == "EQ" for item in emulator.requests() if item["path"].endswith("/search"))
+
+
+def test_search_misses_nothing_when_records_move(emulator: HubSpotEmulator) -> None:
+    start = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    # The second search page waits while a record from the first page changes and moves to the end.
+    emulator.add_fault("/crm/v3/objects/contacts/search", method="POST", delay_seconds=1.0, after_requests=1, times=1)
+    later = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    timer = threading.Timer(0.5, lambda: emulator.dataset.upsert("contacts", 3, {"firstname": "moved"}, later))
+    timer.start()
+
+    table = read_all(fast_retry_connector(emulator.base_url), "contacts", start)
+    timer.join()
+
+    ids = set(table.column("id").to_pylist())
+    assert ids == {str(number) for number in range(1, 451)}
+    moved = [row for row in table.to_pylist() if row["id"] == "3"]
+    assert moved[-1]["firstname"] == "moved"
