@@ -15,6 +15,7 @@ from api_gateway.controllers.connector_types import ConnectorTypesController
 from api_gateway.controllers.health import HealthController
 from api_gateway.controllers.runs import RunsController
 from api_gateway.controllers.tables import TablesController
+from api_gateway.controllers.triggers import TriggersController
 from api_gateway.controllers.webhook_url import WebhookUrlController
 from api_gateway.dagster_client import DagsterClient
 from api_gateway.dependencies import gateway_dependencies, pipelines_dependencies
@@ -41,6 +42,7 @@ def pipelines_router() -> Router:
             ConnectionStateController,
             RunsController,
             TablesController,
+            TriggersController,
             WebhookUrlController,
         ],
         middleware=[DefineMiddleware(ApiKeyAuthenticationMiddleware, exclude_from_auth_key="exclude_from_auth")],

@@ -49,7 +49,8 @@ class Caller:
     workspace_id: str
     workspace_slug: str
     role: str
-    # The client address as the server sees it: the proxy's address when behind one.
+    # The peer address of the connection. Behind a reverse proxy it is the proxy's address, unless
+    # uvicorn trusts the proxy's X-Forwarded-For header.
     source_ip: str | None = None
 
 

@@ -20,8 +20,8 @@ AUTH_FAILURES_PER_MINUTE = 20
 # Webhook deliveries per token per minute before further deliveries get 429.
 WEBHOOK_DELIVERIES_PER_MINUTE = 60
 WINDOW_SECONDS = 60.0
-# Keys tracked at once per limiter; the least recently used key is dropped beyond this, which
-# bounds memory when many addresses or tokens are seen.
+# Maximum keys tracked per limiter. Beyond it the least recently used key is dropped, which bounds
+# memory when many addresses or tokens are seen.
 MAX_TRACKED_KEYS = 100_000
 
 
@@ -61,6 +61,8 @@ class SlidingWindowLimiter:
     def retry_after(self, key: str) -> int | None:
         """Return the seconds to wait when ``key`` is at its limit, else None, without counting an event."""
         with self._lock:
+            if key not in self._events:
+                return None
             now = self._clock()
             events = self._recent(key, now)
             return self._wait_seconds(events, now) if len(events) >= self.limit else None
@@ -76,7 +78,7 @@ class SlidingWindowLimiter:
             self._events.clear()
 
     def _recent(self, key: str, now: float) -> deque[float]:
-        """Return the key's events inside the window, creating the entry and evicting old keys."""
+        """Return the key's events inside the window, creating its entry (and evicting the oldest key) when new."""
         events = self._events.get(key)
         if events is None:
             events = self._events[key] = deque()
@@ -99,6 +101,6 @@ def too_many_requests(retry_after_seconds: int) -> TooManyRequestsException:
     return TooManyRequestsException(headers={"Retry-After": str(retry_after_seconds)})
 
 
-# Shared by the webhook endpoint: call ``webhook_limiter.check(key)`` once per delivery, with the
-# hash of the token as key, and answer 429 with the returned seconds when it is not None.
+# Shared by the webhook endpoint, which calls ``webhook_limiter.check(key)`` once per delivery with
+# the token's hash as key and responds 429 with the returned seconds when they are not None.
 webhook_limiter = SlidingWindowLimiter(WEBHOOK_DELIVERIES_PER_MINUTE)

@@ -12,6 +12,7 @@ from typing import Any
 
 from connectors.base import ConfigField, CredentialField, HealthReport, StreamSpec
 from connectors.registry import ConnectorType
+from opbox_dagster.schedule_times import next_run_at, schedule_frequency
 from resources.app_db.models import Connection, SyncRun
 
 
@@ -42,7 +43,16 @@ def connection_json(connection: Connection) -> dict[str, Any]:
         "createdAt": format_timestamp(connection.created_at),
         "updatedAt": format_timestamp(connection.updated_at),
         "lastSyncedAt": format_timestamp(connection.last_synced_at),
+        "nextRunAt": format_timestamp(next_scheduled_run(connection)),
     }
+
+
+def next_scheduled_run(connection: Connection) -> datetime | None:
+    """Return the next tick of the connection's schedule, or None when it is disabled or has no schedule on."""
+    frequency = schedule_frequency(connection.enabled, connection.schedule)
+    if frequency is None or connection.id is None:
+        return None
+    return next_run_at(connection.id, frequency, datetime.now(timezone.utc))
 
 
 def run_json(run: SyncRun) -> dict[str, Any]:

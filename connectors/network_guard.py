@@ -164,7 +164,7 @@ def check_connected_peer(sock: socket.socket, host: str) -> None:
 
 
 def _internal_address_error(host: str, address: IpAddress | None) -> OutboundAddressRejected:
-    logger.warning("outbound request to host %r refused: it resolved to internal address %s", host, address)
+    logger.warning("outbound request to host %r rejected: it resolved to internal address %s", host, address)
     return OutboundAddressRejected(
         f"request to host {host!r} rejected: it resolved to {address}, a loopback, private, "
         "link-local or metadata address. Such hosts are allowed only when the deployment sets "
@@ -174,7 +174,7 @@ def _internal_address_error(host: str, address: IpAddress | None) -> OutboundAdd
 
 
 class _PeerCheckingMixin:
-    """Close a new socket and raise when it is connected to an internal address.
+    """Connection mixin that closes a new socket and raises when it is connected to an internal address.
 
     The check runs after the TCP connect and before TLS or any request bytes, on the address the
     operating system actually connected to, so a second DNS answer cannot slip past it.

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from opbox_cli.admin_commands import add_admin_commands
 from opbox_cli.commands import run_emulator, run_init, run_serve
 
 
@@ -39,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--contacts", type=int, default=2000, help="seeded contacts (default: %(default)s)")
     demo.add_argument("--keep-running", action="store_true", help="leave the gateway and Dagster running until Ctrl-C")
     demo.set_defaults(handler=_run_demo)
+
+    add_admin_commands(commands)
     return parser
 
 

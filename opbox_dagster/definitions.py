@@ -1,4 +1,4 @@
-"""The code location: assets, jobs (and later schedules and sensors) for every connection.
+"""The code location: assets, jobs, schedules and sensors for every connection.
 
 Dagster imports this module in the webserver, the daemon and each run process; it reads the
 connections from the app database each time, so a code-location reload picks up changes.
@@ -12,6 +12,8 @@ from opbox_dagster.assets.connection_assets import build_connection_assets, stre
 from opbox_dagster.catalogue import ConnectionEntry, load_connection_entries
 from opbox_dagster.naming import job_name
 from opbox_dagster import tags
+from opbox_dagster.schedules import build_schedules
+from opbox_dagster.sensors import build_sensors
 from connectors.registry import connector_class
 from resources.settings import Settings, load_settings
 
@@ -31,9 +33,13 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or load_settings()
     destination_kind = "duckdb" if settings.uses_duckdb else "postgres"
     entries = load_connection_entries(settings)
+    jobs_by_connection = {entry.connection_id: _connection_job(entry) for entry in entries}
+    jobs = list(jobs_by_connection.values())
     return Definitions(
         assets=[build_connection_assets(entry, destination_kind) for entry in entries],
-        jobs=[_connection_job(entry) for entry in entries],
+        jobs=jobs,
+        schedules=build_schedules(entries, jobs_by_connection),
+        sensors=build_sensors(entries, jobs),
     )
 
 

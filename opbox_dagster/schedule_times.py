@@ -34,7 +34,7 @@ class SpreadOffsets:
 
 
 def spread_offsets(connection_id: str) -> SpreadOffsets:
-    """Derive the offsets from the SHA-256 of the connection id; the same id always gets the same offsets."""
+    """Derive the offsets from the SHA-256 of the connection id, so the same id always gets the same offsets."""
     number = int.from_bytes(hashlib.sha256(connection_id.encode()).digest()[:8], "big")
     number, minute = divmod(number, 60)
     number, hour = divmod(number, 24)

@@ -36,5 +36,5 @@ def last_scheduled_runs(session: Session, connection_ids: Iterable[str]) -> dict
 
 
 def _aware(value: datetime) -> datetime:
-    # The app database stores UTC; SQLite returns it without a zone.
+    # The app database stores UTC, and SQLite returns it without a zone.
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)

@@ -1,9 +1,9 @@
 """One Dagster schedule per scheduled connection, firing at the connection's spread start time.
 
 Each evaluation reads the connection again from the app database. A schedule that the daemon
-still runs from before an update therefore cannot start a connection that was disabled since, and
-it skips a connection that already had a SCHEDULED or CRON run in the current period or that has
-an active run.
+still runs from before an update therefore cannot start a connection that was disabled since. An
+evaluation also skips a connection that already had a SCHEDULED or CRON run in the current period,
+or that has an active run.
 """
 
 # Dagster inspects the context annotation at runtime, so annotations here are not postponed.

@@ -1,7 +1,7 @@
 """Run records and Dagster run requests for the triggers that Dagster evaluates: schedules and webhooks.
 
-The evaluation claims the connection's active-run slot by creating the PENDING record, then asks
-Dagster for a run whose tags carry only ids. The asset step finds the record through the
+The evaluation claims the connection's active-run slot by creating the PENDING record, then
+returns a run request whose tags carry only ids. The asset step finds the record through the
 ``opbox/sync_run_id`` tag instead of creating a second one.
 """
 
@@ -22,7 +22,7 @@ def all_streams(entry: ConnectionEntry) -> list[str]:
 
 
 def claim_sync_run(settings: Settings, entry: ConnectionEntry, trigger: str) -> str:
-    """Create the PENDING record of a sync of every stream; raises ``ConnectionBusy`` when the connection has an active run."""
+    """Create the PENDING record of a sync of every stream, or raise ``ConnectionBusy`` when the connection has an active run."""
     return create_run(
         settings,
         connection_id=entry.connection_id,

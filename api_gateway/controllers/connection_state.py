@@ -15,6 +15,7 @@ from api_gateway.dagster_client import DagsterClient
 from api_gateway.errors import SyncInProgress
 from opbox_dagster.sync.run_records import active_run_id
 from resources.app_db.session import session_scope
+from resources.services.audit import CURSOR_RESET, VARIANT_CREATE, record_audit
 from resources.services.connections import get_connection
 from resources.services.cursors import apply_cursor_reset, parse_cursor_reset
 from resources.services.variants import create_variant, parse_variant_input
@@ -52,6 +53,13 @@ class ConnectionStateController(Controller):
                     activeRunId=running,
                 )
             change = apply_cursor_reset(session, connection, stream, cursor)
+            record_audit(
+                session,
+                caller,
+                CURSOR_RESET,
+                target_id=connection.id,
+                details={"stream": stream, "cleared": cursor is None, "cursor": cursor, "version": change.sync_state["version"]},
+            )
         logger.info(
             "connection %s cursor %s by user %s (stream %s, state version %d)",
             connection_id,
@@ -76,6 +84,13 @@ class ConnectionStateController(Controller):
         with session_scope(settings.database_url) as session:
             source = get_connection(session, caller.workspace_id, connection_id)
             variant = create_variant(session, vault, settings, source, data, caller.user_id)
+            record_audit(
+                session,
+                caller,
+                VARIANT_CREATE,
+                target_id=variant.id,
+                details={"sourceId": source.id, "variantGroupId": variant.variant_group_id, "variantLabel": variant.variant_label},
+            )
             token = vault.decrypt(variant.webhook_token_encrypted)
             body = {
                 "id": variant.id,

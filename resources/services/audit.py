@@ -36,7 +36,7 @@ DEFAULT_LIST_LIMIT = 50
 
 
 class AuditActor(Protocol):
-    """Whoever performs an audited action. The gateway's ``Caller`` satisfies this protocol."""
+    """The user, API key and address behind an audited action. The gateway's ``Caller`` satisfies it."""
 
     @property
     def user_id(self) -> str | None: ...
@@ -74,9 +74,9 @@ def record_audit(
     target_id: str | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
-    """Add an audit entry to ``session``; it commits or rolls back with the caller's change.
+    """Add an audit entry to ``session``, so it commits or rolls back with the caller's change.
 
-    ``details`` must not contain secret values: store field names, ids and counts instead.
+    ``details`` must not contain secret values. Store field names, ids and counts instead.
     """
     entry = AuditEntry(
         organisation_id=actor.organisation_id,

@@ -85,3 +85,40 @@ def bootstrap_owner(session: Session, *, organisation_name: str, workspace_name:
 
 def touch_api_key(session: Session, record: ApiKey) -> None:
     record.last_used_at = utc_now()
+
+
+def set_membership(
+    session: Session, user_id: str, organisation_id: str, role: str, workspace_id: str | None = None
+) -> Membership:
+    """Give the user ``role`` in the organisation (``workspace_id`` None) or one workspace.
+
+    An existing membership at that level has its role replaced, so a user has one role per level.
+    """
+    existing = session.scalar(
+        select(Membership).where(
+            Membership.user_id == user_id,
+            Membership.organisation_id == organisation_id,
+            Membership.workspace_id.is_(None) if workspace_id is None else Membership.workspace_id == workspace_id,
+        )
+    )
+    if existing is None:
+        return add_membership(session, user_id, organisation_id, role, workspace_id)
+    if role not in ROLES:
+        raise ValueError(f"role {role!r} is not valid; use one of {', '.join(ROLES)}")
+    existing.role = role
+    session.flush()
+    return existing
+
+
+def find_api_keys_by_reference(session: Session, reference: str) -> list[ApiKey]:
+    """Return the keys whose id is ``reference`` or whose visible prefix starts with it."""
+    by_id = session.get(ApiKey, reference)
+    if by_id is not None:
+        return [by_id]
+    return list(session.scalars(select(ApiKey).where(ApiKey.prefix.startswith(reference, autoescape=True))))
+
+
+def revoke_api_key(session: Session, record: ApiKey) -> None:
+    """Mark the key revoked. A revoked key stays listed but no longer authenticates."""
+    if record.revoked_at is None:
+        record.revoked_at = utc_now()

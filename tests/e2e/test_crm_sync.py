@@ -10,6 +10,7 @@ import pytest
 
 from connectors.emulators.hubspot.dataset import HubSpotDataset
 from connectors.emulators.hubspot.server import HubSpotEmulator, start_hubspot_emulator
+from resources.dagster_instance import STORAGE_URL_VARIABLE, dagster_storage_url
 from resources.settings import load_settings
 from tests.conftest import isolated_environment, postgres_databases
 from tests.e2e.harness import Product, start_product
@@ -103,8 +104,12 @@ def test_dagster_run_is_tagged_with_ids(product: Product, emulator: HubSpotEmula
     assert run["status"] == "COMPLETED", run.get("error")
     from dagster import DagsterInstance
 
-    with DagsterInstance.from_config(str(load_settings().dagster_home)) as instance:
-        dagster_runs = instance.get_runs()
-        tags = [dict(item.tags) for item in dagster_runs]
+    settings = load_settings()
+    with pytest.MonkeyPatch.context() as environment:
+        storage_url = dagster_storage_url(settings)
+        if storage_url:
+            environment.setenv(STORAGE_URL_VARIABLE, storage_url)
+        with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+            tags = [dict(item.tags) for item in instance.get_runs()]
     assert {"opbox/connection_id": connection["id"], "opbox/sync_run_id": run["id"], "opbox/trigger": "MANUAL"}.items() <= tags[0].items()
     assert TOKEN not in repr(tags)

@@ -183,3 +183,22 @@ def test_invalid_variant_creates_nothing(
     assert response.status_code == 400, response.text
     listed = client.get(CONNECTIONS, headers=bearer(identities.admin_key)).json()["connections"]
     assert len(listed) == 1
+
+
+def test_reset_and_variant_are_audited(
+    client: TestClient[Any], identities: Identities, emulator: HubSpotEmulator, settings: Settings
+) -> None:
+    from sqlalchemy import select
+
+    from resources.app_db.models import AuditEntry
+
+    source_id = create_connection(client, identities.admin_key, emulator.base_url)
+    patch(client, identities.admin_key, source_id, {"stream": "deals", "cursor": None})
+    variant = client.post(f"{CONNECTIONS}/{source_id}/variants", json={"variantLabel": "EU"}, headers=bearer(identities.admin_key))
+
+    with session_scope(settings.database_url) as session:
+        entries = {entry.action: entry for entry in session.scalars(select(AuditEntry))}
+    assert entries["CURSOR_RESET"].target_id == source_id
+    assert entries["CURSOR_RESET"].details["cleared"] is True
+    assert entries["VARIANT_CREATE"].target_id == variant.json()["id"]
+    assert entries["VARIANT_CREATE"].details["sourceId"] == source_id
