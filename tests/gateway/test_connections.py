@@ -65,6 +65,7 @@ def test_create_returns_whole_connection(
         "createdAt": ANY,
         "updatedAt": ANY,
         "lastSyncedAt": None,
+        "nextRunAt": None,
     }
     assert re.match(r"^c[0-9a-z]{24}$", created["id"])
     assert FINGERPRINT.match(created["credentials"]["fingerprint"])
