@@ -6,16 +6,20 @@ connections from the app database each time, so a code-location reload picks up 
 
 from __future__ import annotations
 
+import logging
+
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
+from connectors.registry import connector_class
+from opbox_dagster import tags
 from opbox_dagster.assets.connection_assets import build_connection_assets, stream_asset_key
 from opbox_dagster.catalogue import ConnectionEntry, load_connection_entries
 from opbox_dagster.naming import job_name
-from opbox_dagster import tags
 from opbox_dagster.schedules import build_schedules
 from opbox_dagster.sensors import build_sensors
-from connectors.registry import connector_class
 from resources.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
 
 
 def _connection_job(entry: ConnectionEntry):  # type: ignore[no-untyped-def]
@@ -29,10 +33,23 @@ def _connection_job(entry: ConnectionEntry):  # type: ignore[no-untyped-def]
     )
 
 
+def _buildable(entries: list[ConnectionEntry], destination_kind: str) -> list[ConnectionEntry]:
+    """Return the entries whose assets build; one broken connection must not hide all the others."""
+    usable = []
+    for entry in entries:
+        try:
+            build_connection_assets(entry, destination_kind)
+        except Exception:  # logged and skipped so the rest of the code location still loads
+            logger.exception("connection %s was left out of the code location: its assets did not build", entry.connection_id)
+            continue
+        usable.append(entry)
+    return usable
+
+
 def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or load_settings()
     destination_kind = "duckdb" if settings.uses_duckdb else "postgres"
-    entries = load_connection_entries(settings)
+    entries = _buildable(load_connection_entries(settings), destination_kind)
     jobs_by_connection = {entry.connection_id: _connection_job(entry) for entry in entries}
     jobs = list(jobs_by_connection.values())
     return Definitions(

@@ -103,6 +103,29 @@ def reject_unknown_fields(payload: dict[str, Any], allowed: tuple[str, ...]) -> 
         )
 
 
+def share_credentials_with_variants(session: Session, connection: Connection, previous_ciphertext: str) -> None:
+    """Give the new credentials to the variants that still used the old ones.
+
+    Variants use their source's credentials by reference: they store the same ciphertext. Only a
+    change at the source (the connection whose id is the group id) reaches them; a variant given
+    credentials of its own keeps them and no longer follows the source.
+    """
+    if connection.variant_group_id != connection.id:
+        return
+    sharing = session.scalars(
+        select(Connection).where(
+            Connection.variant_group_id == connection.variant_group_id,
+            Connection.id != connection.id,
+            Connection.credentials_encrypted == previous_ciphertext,
+        )
+    )
+    for variant in sharing:
+        variant.credentials_encrypted = connection.credentials_encrypted
+        variant.credential_fields = list(connection.credential_fields)
+        variant.credentials_fingerprint = connection.credentials_fingerprint
+        variant.status = "DISCONNECTED"
+
+
 def validate_update_fields(payload: dict[str, Any], current_type: str) -> None:
     if payload.get("type", current_type) != current_type:
         raise ValidationFailed(
@@ -136,9 +159,11 @@ def apply_update(
         # Tables keep their prefix (fixed at creation), so a rename does not move the data.
         connection.name = validate_name(payload["name"])
     if "credentials" in payload:
+        previous = connection.credentials_encrypted
         store_credentials(connection, vault, validate_credentials(connector, payload["credentials"]))
         # New credentials have not been checked against the provider yet.
         connection.status = "DISCONNECTED"
+        share_credentials_with_variants(session, connection, previous)
     if "config" in payload:
         config = merge_config(connector, dict(connection.config or {}), payload["config"], settings)
         if config.get("baseUrl") != (connection.config or {}).get("baseUrl"):

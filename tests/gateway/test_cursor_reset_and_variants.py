@@ -202,3 +202,20 @@ def test_reset_and_variant_are_audited(
     assert entries["CURSOR_RESET"].details["cleared"] is True
     assert entries["VARIANT_CREATE"].target_id == variant.json()["id"]
     assert entries["VARIANT_CREATE"].details["sourceId"] == source_id
+
+
+def test_new_credentials_reach_sharing_variants(
+    client: TestClient[Any], identities: Identities, emulator: HubSpotEmulator, settings: Settings
+) -> None:
+    source_id = create_connection(client, identities.admin_key, emulator.base_url)
+    sharing = client.post(f"{CONNECTIONS}/{source_id}/variants", json={"variantLabel": "EU"}, headers=bearer(identities.admin_key)).json()["id"]
+    separate = client.post(f"{CONNECTIONS}/{source_id}/variants", json={"variantLabel": "US"}, headers=bearer(identities.admin_key)).json()["id"]
+    client.put(f"{CONNECTIONS}/{separate}", json={"credentials": {"apiKey": "pat-separate-key"}}, headers=bearer(identities.admin_key))
+
+    response = client.put(f"{CONNECTIONS}/{source_id}", json={"credentials": {"apiKey": "pat-rotated-key"}}, headers=bearer(identities.admin_key))
+
+    assert response.status_code == 200, response.text
+    with session_scope(settings.database_url) as session:
+        source = session.get(Connection, source_id)
+        assert session.get(Connection, sharing).credentials_encrypted == source.credentials_encrypted
+        assert session.get(Connection, separate).credentials_encrypted != source.credentials_encrypted
