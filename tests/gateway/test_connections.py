@@ -65,10 +65,11 @@ def test_create_returns_whole_connection(
         "createdAt": ANY,
         "updatedAt": ANY,
         "lastSyncedAt": None,
-        "nextRunAt": None,
+        "nextRunAt": ANY,
     }
     assert re.match(r"^c[0-9a-z]{24}$", created["id"])
     assert FINGERPRINT.match(created["credentials"]["fingerprint"])
+    assert TIMESTAMP.match(created["nextRunAt"])
     assert TIMESTAMP.match(created["createdAt"])
     assert TIMESTAMP.match(created["updatedAt"])
     assert "webhookToken" not in response.text
