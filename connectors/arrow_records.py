@@ -1,7 +1,7 @@
 """Turn provider records into typed Arrow tables using the stream's declared field types.
 
 Providers often send every value as a string. Each column is cast in one vectorised step; when a
-column holds a value that cannot be cast or is out of range, that column is cast value by value and
+column contains a value that cannot be cast or is out of range, that column is cast value by value and
 the bad values become null with a warning naming the row key and field.
 """
 

@@ -28,7 +28,7 @@ SEARCH_RESULT_CAP = 10_000
 
 
 class Page(NamedTuple):
-    """One provider answer: its records, parsed, and its raw body for the fast Arrow reader."""
+    """One provider response: its records, parsed, and its raw body for the fast Arrow reader."""
 
     records: list[dict[str, Any]]
     body: bytes

@@ -38,7 +38,7 @@ from resources.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-# dlt keeps no state of its own between runs: the app database holds the cursors.
+# dlt keeps no state of its own between runs, because the app database stores the cursors.
 os.environ.setdefault("RESTORE_FROM_DESTINATION", "false")
 DELETED_AT_TYPE = pa.timestamp("us", tz="UTC")
 # How far the provider's clock may run behind ours; the catch-up after a full refresh starts this
