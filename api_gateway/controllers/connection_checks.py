@@ -17,6 +17,7 @@ from connectors.errors import ConnectorError
 from resources.app_db.models import utc_now
 from resources.app_db.session import session_scope
 from resources.services.connections import (
+    reject_unknown_fields,
     build_connector,
     get_connection,
     validate_config,
@@ -27,6 +28,8 @@ from resources.settings import Settings
 from resources.vault import Vault
 
 logger = logging.getLogger(__name__)
+
+TEST_FIELDS = ("type", "credentials", "config")
 
 SUCCESS_MESSAGE = "Connection successful"
 
@@ -67,6 +70,7 @@ class ConnectionChecksController(Controller):
         payload: NamedDependency[dict[str, Any]],
         settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
+        reject_unknown_fields(payload, TEST_FIELDS)
         connector = validate_type(payload.get("type"))
         credentials = validate_credentials(connector, payload.get("credentials"))
         config = validate_config(connector, payload.get("config"), settings)

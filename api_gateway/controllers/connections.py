@@ -21,6 +21,7 @@ from connectors.registry import connector_class
 from resources.app_db.models import Connection, Membership
 from resources.app_db.session import session_scope
 from resources.services.connections import (
+    reject_unknown_fields,
     create_connection,
     get_connection,
     parse_connection_input,
@@ -91,16 +92,6 @@ def merge_config(
     merged = {**current, **update}
     merged = {key: value for key, value in merged.items() if value is not None}
     return validate_config(connector, merged, settings)
-
-
-def reject_unknown_fields(payload: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    """Raise ``ValidationFailed`` naming the first top-level field (alphabetically) that is not allowed."""
-    unknown = sorted(set(payload) - set(allowed))
-    if unknown:
-        raise ValidationFailed(
-            f"{unknown[0]} is not a field of this request; allowed fields: {', '.join(allowed)}",
-            field=unknown[0],
-        )
 
 
 def share_credentials_with_variants(session: Session, connection: Connection, previous_ciphertext: str) -> None:

@@ -19,11 +19,13 @@ from api_gateway.sync_launch import launch_sync, select_streams, target_of
 from opbox_dagster.sync.run_records import ACTIVE_STATUSES, ConnectionBusy, fail_run
 from resources.app_db.models import SyncRun
 from resources.app_db.session import session_scope
-from resources.services.connections import get_connection
+from resources.services.connections import get_connection, reject_unknown_fields
 from resources.services.errors import NotFound
 from resources.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+TRIGGER_FIELDS = ("streams",)
 
 DEFAULT_RUNS_LIMIT = 50
 MAX_RUNS_LIMIT = 200
@@ -169,6 +171,7 @@ class RunsController(Controller):
                     connectionId=connection_id,
                 )
             target = target_of(connection, caller.workspace_slug)
+        reject_unknown_fields(payload, TRIGGER_FIELDS)
         streams = select_streams(target, payload.get("streams"))
         try:
             run_id = launch_sync(

@@ -34,6 +34,16 @@ class ConnectionInput:
     notify_user_ids: list[str]
 
 
+def reject_unknown_fields(payload: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """Raise ``ValidationFailed`` naming the first top-level field (alphabetically) that is not allowed."""
+    unknown = sorted(set(payload) - set(allowed))
+    if unknown:
+        raise ValidationFailed(
+            f"{unknown[0]} is not a field of this request; allowed fields: {', '.join(allowed)}",
+            field=unknown[0],
+        )
+
+
 def validate_name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationFailed("name is required and must be a non-empty string", field="name")

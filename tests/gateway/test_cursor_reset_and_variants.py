@@ -219,3 +219,21 @@ def test_new_credentials_reach_sharing_variants(
         source = session.get(Connection, source_id)
         assert session.get(Connection, sharing).credentials_encrypted == source.credentials_encrypted
         assert session.get(Connection, separate).credentials_encrypted != source.credentials_encrypted
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        pytest.param("/test", {"type": "CRM_PLATFORM", "credentials": {"apiKey": "x"}, "colour": "red"}, "colour", id="test"),
+        pytest.param("/{id}/runs", {"streams": ["contacts"], "priority": "high"}, "priority", id="trigger"),
+    ],
+)
+def test_unknown_body_fields_are_rejected(
+    client: TestClient[Any], identities: Identities, emulator: HubSpotEmulator, path: str, body: dict[str, Any], field: str
+) -> None:
+    connection_id = create_connection(client, identities.admin_key, emulator.base_url)
+
+    response = client.post(CONNECTIONS + path.format(id=connection_id), json=body, headers=bearer(identities.admin_key))
+
+    assert response.status_code == 400, response.text
+    assert response.json()["details"]["field"] == field
