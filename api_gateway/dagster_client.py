@@ -1,6 +1,6 @@
 """Launch, stop and reload through the Dagster webserver's GraphQL API.
 
-The gateway never executes syncs itself: it asks Dagster to enqueue a run of the connection's job
+The gateway never executes syncs itself: it requests that Dagster enqueue a run of the connection's job
 (the run queue and the daemon's run launcher do the rest) and passes only ids in run tags.
 """
 
@@ -76,7 +76,7 @@ class DagsterClient:
             )
         except requests.RequestException as error:
             raise DagsterUnavailable(
-                f"the Dagster webserver at {self.base_url} did not answer ({type(error).__name__}); "
+                f"the Dagster webserver at {self.base_url} did not respond ({type(error).__name__}); "
                 "check that `opbox serve` is running"
             ) from error
         try:
@@ -84,8 +84,8 @@ class DagsterClient:
         except ValueError:
             body = {}
         if response.status_code != 200 and not body.get("errors"):
-            logger.warning("Dagster webserver answered HTTP %d: %s", response.status_code, response.text[:500])
-            raise DagsterUnavailable(f"the Dagster webserver answered HTTP {response.status_code}")
+            logger.warning("Dagster webserver returned HTTP %d: %s", response.status_code, response.text[:500])
+            raise DagsterUnavailable(f"the Dagster webserver returned HTTP {response.status_code}")
         if body.get("errors"):
             raise DagsterUnavailable(f"Dagster GraphQL error: {body['errors'][0].get('message')}")
         return body["data"]

@@ -10,7 +10,7 @@ class ConnectorError(Exception):
 
 
 class CredentialsRejected(ConnectorError):
-    """The provider answered 401 or 403 to the connection's credentials."""
+    """The provider rejected the connection's credentials with 401 or 403."""
 
     code = "CREDENTIALS_REJECTED"
 
@@ -36,7 +36,7 @@ class InvalidConfig(ConnectorError):
 
 
 class ProviderError(ConnectorError):
-    """The provider failed or answered something the connector cannot use."""
+    """The provider failed or returned something the connector cannot use."""
 
     code = "PROVIDER_ERROR"
 

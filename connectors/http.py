@@ -1,7 +1,7 @@
 """HTTP plumbing every connector shares: a dlt REST client with bounded retries and error mapping.
 
 Retries come from dlt's requests helper: 429, 5xx and connection errors are retried with exponential
-backoff (honouring ``Retry-After``) up to a bound; other 4xx answers fail at once.
+backoff (honouring ``Retry-After``) up to a bound. Other 4xx responses fail at once.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ POOL_MAX_CONNECTIONS = 50
 
 
 class ProviderRESTClient(RESTClient):
-    """A dlt REST client that checks each answer once, after retries, before paging on.
+    """A dlt REST client that checks each response once, after retries, before paging on.
 
-    Error answers become connector errors (with any secret masked), and a 200 whose body lacks the
-    records list (an error object in a success answer) fails instead of loading nothing.
+    Error responses become connector errors (with any secret masked), and a 200 whose body lacks the
+    records list (an error object in a success response) fails instead of loading nothing.
     """
 
     def __init__(self, *args: Any, secrets: tuple[str, ...] = (), **kwargs: Any) -> None:
@@ -50,14 +50,14 @@ class ProviderRESTClient(RESTClient):
         try:
             body = orjson.loads(response.content)
         except orjson.JSONDecodeError as error:
-            raise ProviderError(f"{what}: the provider answered with invalid JSON") from error
+            raise ProviderError(f"{what}: the provider returned invalid JSON") from error
         # The paginator reads the same body next; parse it once per page.
         response.json = lambda **_: body  # type: ignore[method-assign]
         records = body.get(data_selector) if isinstance(body, dict) else None
         if not isinstance(records, list):
             message = mask_secrets(provider_message(response), self.secrets)
             raise ProviderError(
-                f"{what}: the provider answered HTTP {response.status_code} without a "
+                f"{what}: the provider returned HTTP {response.status_code} without a "
                 f"{data_selector!r} list ({message}); no rows were loaded from this page"
             )
         return records
@@ -141,7 +141,7 @@ def mask_secrets(text: str, secrets: tuple[str, ...]) -> str:
 
 
 def raise_for_provider_status(response: Response, *, what: str, secrets: tuple[str, ...] = ()) -> None:
-    """Translate an error answer into a connector error whose text names ``what`` and no secret."""
+    """Translate an error response into a connector error whose text names ``what`` and no secret."""
     status = response.status_code
     if status < 400:
         return

@@ -32,7 +32,7 @@ class DemoClient:
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.session.request(method, f"{self.base_url}{path}", timeout=120, **kwargs)
         if response.status_code >= 400:
-            raise RuntimeError(f"{method} {path} answered HTTP {response.status_code}: {response.text}")
+            raise RuntimeError(f"{method} {path} returned HTTP {response.status_code}: {response.text}")
         return response.json()
 
 

@@ -24,7 +24,7 @@ from resources.vault import Vault
 
 logger = logging.getLogger(__name__)
 
-# Characters of a webhook token shown in a variant's creation answer; the full URL is revealed
+# Characters of a webhook token shown in a variant's creation response. The full URL is revealed
 # only through the audit-logged webhook-url endpoint.
 SHOWN_TOKEN_CHARS = 8
 
@@ -99,7 +99,7 @@ class ConnectionStateController(Controller):
                 "variantGroupId": variant.variant_group_id,
                 "variantLabel": variant.variant_label,
                 "status": variant.status,
-                # Masked: tokens never appear whole in API answers.
+                # Masked: tokens never appear whole in API responses.
                 "webhookToken": token[:SHOWN_TOKEN_CHARS] + "...",
                 "createOwnTables": bool(variant.config.get("createOwnTables")),
             }

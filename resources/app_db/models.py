@@ -191,7 +191,7 @@ class WebhookEvent(Base):
 
 
 class AuditEntry(Base):
-    """Who did what to which resource, when and from which address; never secret values."""
+    """An audited action: actor, action, target, time and source address, never secret values."""
 
     __tablename__ = "audit_log"
 

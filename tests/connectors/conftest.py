@@ -1,5 +1,5 @@
 """Connector tests reach emulators over plain http on 127.0.0.1, which the outbound guard allows
-only when the deployment says so."""
+only when the deployment allows it."""
 
 from __future__ import annotations
 
